@@ -1,0 +1,287 @@
+//! Endpoint tokens: one random token per endpoint, valid for a year.
+//!
+//! Tokens are created on first start, stored sealed by the barrier (never in the
+//! clear), and looked up by comparing SHA-256 digests in constant time.
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+use super::policy::{Acl, default_rules};
+use crate::barrier::{Barrier, BarrierError};
+use crate::config::Endpoint;
+use crate::encoding;
+use crate::secret::{SecretBytes, SecretString};
+
+/// How long an endpoint token is valid: one year, as the managed service promises.
+pub const TOKEN_TTL: Duration = Duration::days(365);
+
+/// Random bytes in a token: 256 bits, well over the 128 the service needs.
+const TOKEN_BYTES: usize = 32;
+
+/// Prefix that marks a string as a vault-kms token.
+const TOKEN_PREFIX: &str = "vkms.";
+
+/// A token and what it grants.
+#[derive(Debug)]
+pub struct TokenEntry {
+    /// The endpoint this token belongs to.
+    pub endpoint: String,
+    secret: SecretString,
+    digest: [u8; 32],
+    /// A non-secret handle for the token, shown by lookup-self and in logs.
+    pub accessor: String,
+    /// When the token was created.
+    pub created: OffsetDateTime,
+    /// When it stops working.
+    pub expires: OffsetDateTime,
+    /// The rules it carries.
+    pub acl: Acl,
+    /// Names of its policies (`sign-vault-sign`, ...), sorted, as lookup-self shows.
+    pub policies: Vec<String>,
+}
+
+impl TokenEntry {
+    /// The token itself, for the `relationships` and `env` commands.
+    pub fn secret(&self) -> &SecretString {
+        &self.secret
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredToken {
+    token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created: OffsetDateTime,
+}
+
+/// A failure to load or create tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Storage failed or a record did not open.
+    #[error(transparent)]
+    Barrier(#[from] BarrierError),
+    /// A stored token record is malformed.
+    #[error("stored token of endpoint {0} is malformed")]
+    Corrupt(String),
+    /// The OS had no randomness to give.
+    #[error("no randomness available to create a token")]
+    Random,
+}
+
+/// The tokens of every configured endpoint.
+#[derive(Debug, Default)]
+pub struct TokenStore {
+    entries: Vec<Arc<TokenEntry>>,
+}
+
+impl TokenStore {
+    /// Loads the token of each endpoint, creating those that do not exist yet.
+    ///
+    /// # Errors
+    /// [`TokenError`] when storage fails or a stored token is malformed.
+    pub fn ensure(
+        barrier: &Barrier,
+        endpoints: &[Endpoint],
+        now: OffsetDateTime,
+    ) -> Result<Self, TokenError> {
+        let mut entries = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let stored = load_or_create(barrier, &endpoint.id, now)?;
+            entries.push(Arc::new(entry_for(endpoint, stored)));
+        }
+        Ok(Self { entries })
+    }
+
+    /// The token entry of an endpoint.
+    pub fn get(&self, endpoint: &str) -> Option<&Arc<TokenEntry>> {
+        self.entries.iter().find(|e| e.endpoint == endpoint)
+    }
+
+    /// The entry for a presented token, if it is known and not expired at `now`.
+    ///
+    /// Every stored digest is compared, in constant time, whatever matches.
+    pub fn authenticate(&self, presented: &str, now: OffsetDateTime) -> Option<Arc<TokenEntry>> {
+        let presented = token_digest(presented);
+        let mut found = None;
+        for entry in &self.entries {
+            if bool::from(entry.digest.ct_eq(&presented)) {
+                found = Some(entry);
+            }
+        }
+        found.filter(|e| now < e.expires).cloned()
+    }
+}
+
+fn load_or_create(
+    barrier: &Barrier,
+    endpoint: &str,
+    now: OffsetDateTime,
+) -> Result<StoredToken, TokenError> {
+    let path = format!("tokens/{endpoint}");
+    if let Some(bytes) = barrier.get(&path)? {
+        return serde_json::from_slice(&bytes)
+            .map_err(|_| TokenError::Corrupt(endpoint.to_owned()));
+    }
+
+    let random = SecretBytes::random(TOKEN_BYTES).map_err(|_| TokenError::Random)?;
+    let fresh = StoredToken {
+        token: format!(
+            "{TOKEN_PREFIX}{}",
+            encoding::encode_url_nopad(random.expose())
+        ),
+        created: now,
+    };
+    let encoded = Zeroizing::new(
+        serde_json::to_vec(&fresh).map_err(|_| TokenError::Corrupt(endpoint.to_owned()))?,
+    );
+    if barrier.put_if_absent(&path, &encoded)? {
+        return Ok(fresh);
+    }
+    // Another process created the token first; use the stored one.
+    let bytes = barrier
+        .get(&path)?
+        .ok_or_else(|| TokenError::Corrupt(endpoint.to_owned()))?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Corrupt(endpoint.to_owned()))
+}
+
+fn entry_for(endpoint: &Endpoint, stored: StoredToken) -> TokenEntry {
+    let rules = endpoint
+        .entries
+        .iter()
+        .flat_map(|e| e.policy.rules(&e.key))
+        .chain(default_rules())
+        .collect();
+    let mut policies: Vec<String> = endpoint
+        .entries
+        .iter()
+        .map(|e| format!("{}-{}", e.policy.name(), e.key))
+        .chain(std::iter::once("default".to_owned()))
+        .collect();
+    policies.sort();
+    policies.dedup();
+
+    let digest = token_digest(&stored.token);
+    TokenEntry {
+        endpoint: endpoint.id.clone(),
+        accessor: accessor_of(&digest),
+        digest,
+        created: stored.created,
+        expires: stored.created + TOKEN_TTL,
+        acl: Acl::new(rules),
+        policies,
+        secret: SecretString::new(stored.token),
+    }
+}
+
+/// SHA-256 of a token, the form in which tokens are compared.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+    out
+}
+
+/// A short, non-secret identifier of a presented token for log lines.
+pub fn log_id(token: &str) -> String {
+    token_digest(token)[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The accessor: a handle derived one-way from the token's digest.
+fn accessor_of(token_digest: &[u8; 32]) -> String {
+    let mut input = b"vault-kms accessor:".to_vec();
+    input.extend_from_slice(token_digest);
+    let hashed = digest(&SHA256, &input);
+    encoding::encode_url_nopad(&hashed.as_ref()[..18])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::policy::PolicyKind;
+    use crate::config::Entry;
+    use crate::crypto::KeyType;
+    use crate::crypto::chacha20_poly1305::ChaChaKey;
+    use crate::storage::sqlite::SqliteStorage;
+
+    fn endpoint(id: &str) -> Endpoint {
+        Endpoint {
+            id: id.to_owned(),
+            entries: vec![Entry {
+                policy: PolicyKind::Encrypt,
+                key: "k".to_owned(),
+                key_type: KeyType::Chacha20Poly1305,
+            }],
+        }
+    }
+
+    fn barrier(dir: &std::path::Path, master: &ChaChaKey) -> Barrier {
+        let storage = Arc::new(SqliteStorage::open(dir).unwrap());
+        Barrier::open(
+            storage,
+            ChaChaKey::from_bytes(master.raw().clone()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_are_stable_across_restarts_and_distinct_per_endpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = ChaChaKey::generate().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let endpoints = [endpoint("a"), endpoint("b")];
+
+        let first = TokenStore::ensure(&barrier(dir.path(), &master), &endpoints, now).unwrap();
+        let again = TokenStore::ensure(&barrier(dir.path(), &master), &endpoints, now).unwrap();
+
+        let a = first.get("a").unwrap().secret().expose().to_owned();
+        assert_eq!(a, again.get("a").unwrap().secret().expose());
+        assert_ne!(a, first.get("b").unwrap().secret().expose());
+        assert!(a.starts_with("vkms.") && a.len() > 40);
+    }
+
+    #[test]
+    fn tokens_authenticate_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = ChaChaKey::generate().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let store =
+            TokenStore::ensure(&barrier(dir.path(), &master), &[endpoint("a")], now).unwrap();
+        let token = store.get("a").unwrap().secret().expose().to_owned();
+
+        assert_eq!(store.authenticate(&token, now).unwrap().endpoint, "a");
+        assert!(
+            store
+                .authenticate(&token, now + TOKEN_TTL - Duration::seconds(1))
+                .is_some()
+        );
+        assert!(store.authenticate(&token, now + TOKEN_TTL).is_none());
+        assert!(store.authenticate("vkms.wrong", now).is_none());
+        assert!(store.authenticate("", now).is_none());
+    }
+
+    #[test]
+    fn tokens_are_not_stored_in_the_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = ChaChaKey::generate().unwrap();
+        let store = TokenStore::ensure(
+            &barrier(dir.path(), &master),
+            &[endpoint("a")],
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        let token = store.get("a").unwrap().secret().expose().to_owned();
+
+        let raw = SqliteStorage::open(dir.path()).unwrap();
+        let sealed = crate::storage::Storage::get(&raw, "tokens/a")
+            .unwrap()
+            .unwrap();
+        assert!(!sealed.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+}

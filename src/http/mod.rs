@@ -1,0 +1,234 @@
+//! The HTTP layer: Vault's request pipeline in front of the transit handlers.
+//!
+//! - [`error`] and [`response`]: error answers and the success envelope.
+//! - [`params`]: body and query decoding with Vault's weak typing.
+//! - [`route`]: paths and methods parsed into typed routes.
+//! - [`sys`]: `sys/health` and the other unauthenticated status endpoints.
+//! - [`token`] answers `auth/token/lookup-self`.
+//! - [`transit`]: the transit endpoints, one file per route family.
+//!
+//! Every request passes the same steps in Vault's order: body size (413), token
+//! (403 `permission denied`), ACL (403 multierror), route and method (404/405), then
+//! the handler. One log line per request records method, route, status, latency and
+//! a short hash of the token, never the token or any payload.
+
+pub mod error;
+pub mod params;
+pub mod response;
+pub mod route;
+pub mod sys;
+pub mod token;
+pub mod transit;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+
+use crate::auth::token::log_id;
+use crate::auth::{Capability, TokenEntry};
+use crate::service::Service;
+use error::ApiError;
+use params::Params;
+use route::{Operation, Route, Transit};
+
+/// The application router: every path goes through [`handle`].
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new().fallback(handle).with_state(service)
+}
+
+/// What the log line of a request says besides its status.
+#[derive(Debug, Default)]
+struct LogFields {
+    route: &'static str,
+    token: Option<String>,
+}
+
+async fn handle(State(service): State<Arc<Service>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let mut log = LogFields {
+        route: "unknown",
+        token: None,
+    };
+
+    let response = match dispatch(&service, &parts, body, &mut log).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    };
+
+    tracing::info!(
+        method = %parts.method,
+        route = log.route,
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        token = log.token.as_deref().unwrap_or("-"),
+        "request"
+    );
+    response
+}
+
+async fn dispatch(
+    service: &Service,
+    parts: &Parts,
+    body: Body,
+    log: &mut LogFields,
+) -> Result<Response, ApiError> {
+    let body = axum::body::to_bytes(body, service.config.max_request_size)
+        .await
+        .map_err(|_| ApiError::TooLarge)?;
+
+    let raw_path = parts.uri.path();
+    let Some(path) = raw_path.strip_prefix("/v1/") else {
+        return Err(ApiError::NoHandler(
+            raw_path.trim_start_matches('/').to_owned(),
+        ));
+    };
+    let path = percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| ApiError::NoHandler(path.to_owned()))?;
+
+    let mut query = Params::from_query(parts.uri.query());
+    let list = parse_list_flag(&mut query, &parts.method)?;
+    let operation = Operation::of(&parts.method, list);
+
+    if let Some(response) = sys::handle(service, &path, &parts.method, parts.uri.query()) {
+        log.route = "sys";
+        return response;
+    }
+
+    if parts.method == Method::PATCH {
+        let content_type = header_str(&parts.headers, header::CONTENT_TYPE.as_str());
+        if content_type != Some("application/merge-patch+json") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "PATCH requires Content-Type of application/merge-patch+json, provided {}",
+                content_type.unwrap_or_default()
+            )));
+        }
+    }
+
+    let presented = presented_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+    log.token = Some(log_id(presented));
+    let token = service
+        .tokens
+        .authenticate(presented, service.clock.now())
+        .ok_or(ApiError::Unauthenticated)?;
+
+    if operation == Operation::Options {
+        return Err(ApiError::bad_request(
+            "cannot handle internal-only request operation",
+        ));
+    }
+    authorize(service, &token, &path, operation)?;
+
+    let route = Route::parse(&path)?;
+    log.route = route.label();
+    if !route.allows(operation) {
+        return Err(ApiError::UnsupportedOperation);
+    }
+    if operation == Operation::Update && path.ends_with('/') {
+        return Err(ApiError::bad_request(
+            "cannot write to a path ending in '/'",
+        ));
+    }
+
+    let params = match operation {
+        Operation::Update => {
+            let content_type = header_str(&parts.headers, header::CONTENT_TYPE.as_str());
+            Params::from_body(content_type, &body)?
+        }
+        _ => query,
+    };
+
+    match route {
+        Route::LookupSelf => token::lookup_self(service, &token),
+        Route::Transit(transit) => transit::handle(service, transit, params).await,
+    }
+}
+
+/// Checks the token's ACL for the path and operation, as Vault does before routing.
+fn authorize(
+    service: &Service,
+    token: &TokenEntry,
+    path: &str,
+    operation: Operation,
+) -> Result<(), ApiError> {
+    let Some(mut capability) = operation.capability() else {
+        return Err(ApiError::Denied);
+    };
+
+    // Encrypting with a key that does not exist would create it (Vault's upsert),
+    // which needs `create` rather than `update`.
+    if capability == Capability::Update
+        && let Ok(Route::Transit(Transit::Encrypt(name))) = Route::parse(path)
+        && service.keyring.get(name).is_none()
+    {
+        capability = Capability::Create;
+    }
+
+    let acl_path = if operation == Operation::List && !path.ends_with('/') {
+        format!("{path}/")
+    } else {
+        path.to_owned()
+    };
+    if token.acl.allows(&acl_path, capability) {
+        Ok(())
+    } else {
+        Err(ApiError::Denied)
+    }
+}
+
+/// Reads and removes `list` from GET query parameters (Go `ParseBool` values).
+fn parse_list_flag(query: &mut Params, method: &Method) -> Result<bool, ApiError> {
+    if method != Method::GET {
+        return Ok(false);
+    }
+    let Some(value) = query.take("list") else {
+        return Ok(false);
+    };
+    match value.as_str().unwrap_or_default() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(ApiError::BadRequestEmpty),
+    }
+}
+
+/// The token of a request: `X-Vault-Token` if non-empty, else `Authorization: Bearer`.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(token) = header_str(headers, "x-vault-token").map(str::trim)
+        && !token.is_empty()
+    {
+        return Some(token);
+    }
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// The listener's I/O error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

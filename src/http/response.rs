@@ -1,0 +1,66 @@
+//! Successful answers in Vault's response envelope.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+
+/// Vault's envelope around a result. Field order is Vault's.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    request_id: &'a str,
+    lease_id: &'static str,
+    renewable: bool,
+    lease_duration: u64,
+    data: T,
+    wrap_info: Option<()>,
+    warnings: Option<&'a [String]>,
+    auth: Option<()>,
+}
+
+/// A 200 answer with `data` in the envelope; empty `warnings` render as `null`.
+pub fn envelope<T: Serialize>(data: &T, warnings: &[String]) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let envelope = Envelope {
+        request_id: &request_id,
+        lease_id: "",
+        renewable: false,
+        lease_duration: 0,
+        data,
+        wrap_info: None,
+        warnings: (!warnings.is_empty()).then_some(warnings),
+        auth: None,
+    };
+    json_response(StatusCode::OK, &envelope)
+}
+
+/// 204 with no body, as Vault answers requests that return nothing.
+pub fn no_content() -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    set_json_headers(&mut response);
+    response
+}
+
+/// A JSON answer followed by a newline, as Go's encoder writes it.
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let mut bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        // Serializing these plain structs cannot fail; answer 500 rather than panic.
+        Err(_) => br#"{"errors":["1 error occurred:\n\t* internal error\n\n"]}"#.to_vec(),
+    };
+    bytes.push(b'\n');
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    set_json_headers(&mut response);
+    response
+}
+
+fn set_json_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

@@ -1,0 +1,242 @@
+//! Request paths and methods, parsed once into typed routes.
+//!
+//! Paths are relative to `/v1/` and percent-decoded. Key names follow Vault's rule;
+//! a path inside the `transit/` mount that matches no route is "unsupported", and
+//! one under no mount has "no handler", with Vault's different answers for each.
+
+use axum::http::Method;
+
+use super::error::ApiError;
+use crate::auth::Capability;
+use crate::config::is_key_name;
+
+/// What a request asks to do, from its method (and `list=true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// GET.
+    Read,
+    /// POST or PUT.
+    Update,
+    /// DELETE.
+    Delete,
+    /// LIST, or GET with `list=true`.
+    List,
+    /// HEAD.
+    Head,
+    /// OPTIONS: Vault refuses it as internal-only.
+    Options,
+    /// PATCH or any other method.
+    Other,
+}
+
+impl Operation {
+    /// The operation of `method`; `list` is the parsed `list` query parameter.
+    pub fn of(method: &Method, list: bool) -> Self {
+        match method.as_str() {
+            "GET" if list => Operation::List,
+            "GET" => Operation::Read,
+            "POST" | "PUT" => Operation::Update,
+            "DELETE" => Operation::Delete,
+            "LIST" => Operation::List,
+            "HEAD" => Operation::Head,
+            "OPTIONS" => Operation::Options,
+            _ => Operation::Other,
+        }
+    }
+
+    /// The ACL capability this operation needs, if any can grant it.
+    pub fn capability(self) -> Option<Capability> {
+        match self {
+            Operation::Read => Some(Capability::Read),
+            Operation::Update => Some(Capability::Update),
+            Operation::Delete => Some(Capability::Delete),
+            Operation::List => Some(Capability::List),
+            Operation::Head | Operation::Options | Operation::Other => None,
+        }
+    }
+}
+
+/// A route that needs a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `auth/token/lookup-self`.
+    LookupSelf,
+    /// A route of the transit mount.
+    Transit(Transit<'a>),
+}
+
+/// The transit routes, each with the key name it acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transit<'a> {
+    /// `keys/:name`.
+    Key(&'a str),
+    /// `keys/:name/rotate`.
+    Rotate(&'a str),
+    /// `keys/:name/config`.
+    Config(&'a str),
+    /// `encrypt/:name`.
+    Encrypt(&'a str),
+    /// `decrypt/:name`.
+    Decrypt(&'a str),
+    /// `rewrap/:name`.
+    Rewrap(&'a str),
+    /// `sign/:name[/:hash_algorithm]`.
+    Sign(&'a str, Option<&'a str>),
+    /// `verify/:name[/:hash_algorithm]`.
+    Verify(&'a str, Option<&'a str>),
+}
+
+impl<'a> Route<'a> {
+    /// Parses a path relative to `/v1/`.
+    ///
+    /// # Errors
+    /// 404 `unsupported path` inside the transit mount, 404 `no handler` elsewhere.
+    pub fn parse(path: &'a str) -> Result<Self, ApiError> {
+        if path == "auth/token/lookup-self" {
+            return Ok(Route::LookupSelf);
+        }
+        let Some(rest) = path.strip_prefix("transit/") else {
+            return Err(ApiError::NoHandler(path.to_owned()));
+        };
+        Transit::parse(rest)
+            .map(Route::Transit)
+            .ok_or(ApiError::UnsupportedPath)
+    }
+
+    /// Whether the route answers `operation`.
+    pub fn allows(self, operation: Operation) -> bool {
+        let wanted = match self {
+            Route::LookupSelf | Route::Transit(Transit::Key(_)) => Operation::Read,
+            Route::Transit(_) => Operation::Update,
+        };
+        operation == wanted
+    }
+
+    /// A label for log lines, free of key names and parameters.
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::LookupSelf => "auth/token/lookup-self",
+            Route::Transit(t) => match t {
+                Transit::Key(_) => "transit/keys/:name",
+                Transit::Rotate(_) => "transit/keys/:name/rotate",
+                Transit::Config(_) => "transit/keys/:name/config",
+                Transit::Encrypt(_) => "transit/encrypt/:name",
+                Transit::Decrypt(_) => "transit/decrypt/:name",
+                Transit::Rewrap(_) => "transit/rewrap/:name",
+                Transit::Sign(..) => "transit/sign/:name",
+                Transit::Verify(..) => "transit/verify/:name",
+            },
+        }
+    }
+}
+
+impl<'a> Transit<'a> {
+    fn parse(rest: &'a str) -> Option<Self> {
+        let (family, tail) = rest.split_once('/')?;
+        let (name, after) = match tail.split_once('/') {
+            Some((name, after)) => (name, Some(after)),
+            None => (tail, None),
+        };
+        if !is_key_name(name) {
+            return None;
+        }
+        Some(match (family, after) {
+            ("keys", None) => Transit::Key(name),
+            ("keys", Some("rotate")) => Transit::Rotate(name),
+            ("keys", Some("config")) => Transit::Config(name),
+            ("encrypt", None) => Transit::Encrypt(name),
+            ("decrypt", None) => Transit::Decrypt(name),
+            ("rewrap", None) => Transit::Rewrap(name),
+            // The optional trailing segment takes the rest of the path, slashes included.
+            ("sign", algorithm) => Transit::Sign(name, algorithm),
+            ("verify", algorithm) => Transit::Verify(name, algorithm),
+            _ => return None,
+        })
+    }
+
+    /// The key the route acts on.
+    pub fn key(self) -> &'a str {
+        match self {
+            Transit::Key(n)
+            | Transit::Rotate(n)
+            | Transit::Config(n)
+            | Transit::Encrypt(n)
+            | Transit::Decrypt(n)
+            | Transit::Rewrap(n)
+            | Transit::Sign(n, _)
+            | Transit::Verify(n, _) => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transit_paths_parse_to_routes() {
+        let parse = |p| Route::parse(p).unwrap();
+        assert_eq!(
+            parse("transit/keys/app"),
+            Route::Transit(Transit::Key("app"))
+        );
+        assert_eq!(
+            parse("transit/keys/app/rotate"),
+            Route::Transit(Transit::Rotate("app"))
+        );
+        assert_eq!(
+            parse("transit/encrypt/a.b"),
+            Route::Transit(Transit::Encrypt("a.b"))
+        );
+        assert_eq!(
+            parse("transit/sign/k"),
+            Route::Transit(Transit::Sign("k", None))
+        );
+        assert_eq!(
+            parse("transit/sign/k/sha2-512"),
+            Route::Transit(Transit::Sign("k", Some("sha2-512")))
+        );
+        assert_eq!(
+            parse("transit/verify/k/a/b"),
+            Route::Transit(Transit::Verify("k", Some("a/b")))
+        );
+        assert_eq!(parse("auth/token/lookup-self"), Route::LookupSelf);
+    }
+
+    #[test]
+    fn unknown_paths_get_vaults_two_kinds_of_404() {
+        assert_eq!(
+            Route::parse("transit/nothing"),
+            Err(ApiError::UnsupportedPath)
+        );
+        assert_eq!(
+            Route::parse("transit/keys/app/other"),
+            Err(ApiError::UnsupportedPath)
+        );
+        assert_eq!(
+            Route::parse("transit/keys/-bad"),
+            Err(ApiError::UnsupportedPath)
+        );
+        assert_eq!(
+            Route::parse("transit/encrypt/a/b"),
+            Err(ApiError::UnsupportedPath)
+        );
+        assert_eq!(
+            Route::parse("nomount/x"),
+            Err(ApiError::NoHandler("nomount/x".into()))
+        );
+    }
+
+    #[test]
+    fn routes_answer_only_their_methods() {
+        let key = Route::Transit(Transit::Key("k"));
+        let encrypt = Route::Transit(Transit::Encrypt("k"));
+        assert!(key.allows(Operation::Read) && !key.allows(Operation::Update));
+        assert!(encrypt.allows(Operation::Update) && !encrypt.allows(Operation::Read));
+        assert_eq!(Operation::of(&Method::GET, true), Operation::List);
+        assert_eq!(
+            Operation::of(&Method::from_bytes(b"LIST").unwrap(), false),
+            Operation::List
+        );
+    }
+}

@@ -1,0 +1,364 @@
+//! A named key: its versions and the rules that pick a version for an operation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::crypto::chacha20_poly1305::ChaChaKey;
+use crate::crypto::ecdsa::EcdsaP256Key;
+use crate::crypto::{CryptoError, KeyType};
+use crate::secret::SecretBytes;
+
+/// Bytes in each version's HMAC key (Vault generates 32 for every key type).
+pub const HMAC_KEY_LEN: usize = 32;
+
+/// The loaded, ready-to-use material of one key version.
+#[derive(Debug)]
+pub enum KeyMaterial {
+    /// A ChaCha20-Poly1305 key.
+    Chacha20Poly1305(ChaChaKey),
+    /// An ECDSA P-256 key pair (boxed: it holds several prepared contexts).
+    EcdsaP256(Box<EcdsaP256Key>),
+}
+
+impl KeyMaterial {
+    /// Fresh material of `key_type`.
+    ///
+    /// # Errors
+    /// [`CryptoError`] when generation fails.
+    pub fn generate(key_type: KeyType) -> Result<Self, CryptoError> {
+        Ok(match key_type {
+            KeyType::Chacha20Poly1305 => Self::Chacha20Poly1305(ChaChaKey::generate()?),
+            KeyType::EcdsaP256 => Self::EcdsaP256(Box::new(EcdsaP256Key::generate()?)),
+        })
+    }
+
+    /// Loads material of `key_type` from its stored bytes (raw key or PKCS#8).
+    ///
+    /// # Errors
+    /// [`CryptoError::MalformedKey`] when the bytes do not fit the type.
+    pub fn from_stored(key_type: KeyType, bytes: SecretBytes) -> Result<Self, CryptoError> {
+        Ok(match key_type {
+            KeyType::Chacha20Poly1305 => Self::Chacha20Poly1305(ChaChaKey::from_bytes(bytes)?),
+            KeyType::EcdsaP256 => Self::EcdsaP256(Box::new(EcdsaP256Key::from_pkcs8(bytes)?)),
+        })
+    }
+
+    /// The bytes to store: the raw key, or PKCS#8 for key pairs.
+    pub fn stored_bytes(&self) -> &SecretBytes {
+        match self {
+            Self::Chacha20Poly1305(key) => key.raw(),
+            Self::EcdsaP256(key) => key.pkcs8(),
+        }
+    }
+}
+
+/// One version of a named key.
+#[derive(Debug)]
+pub struct KeyVersion {
+    /// When the version was created.
+    pub created: OffsetDateTime,
+    /// The key itself.
+    pub material: KeyMaterial,
+    /// The version's separate HMAC key, as Vault keeps one per version.
+    pub hmac_key: SecretBytes,
+}
+
+impl KeyVersion {
+    /// A new version of `key_type` created at `now`.
+    ///
+    /// # Errors
+    /// [`CryptoError`] when key generation fails.
+    pub fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Self, CryptoError> {
+        Ok(Self {
+            created: now,
+            material: KeyMaterial::generate(key_type)?,
+            hmac_key: SecretBytes::random(HMAC_KEY_LEN).map_err(|_| CryptoError::Internal)?,
+        })
+    }
+}
+
+/// A version request that the key's policy refuses. The texts are Vault's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// A negative `key_version`.
+    #[error("requested version for {0} is negative")]
+    Negative(Purpose),
+    /// A `key_version` above the latest version.
+    #[error("requested version for {0} is higher than the latest key version")]
+    AboveLatest(Purpose),
+    /// A `key_version` below `min_encryption_version`.
+    #[error("requested version for {0} is less than the minimum encryption key version")]
+    BelowMinEncryption(Purpose),
+    /// The version is not available (below `min_decryption_version`).
+    #[error("no such key version")]
+    Unavailable,
+    /// A ciphertext or signature names a version above the latest.
+    #[error("invalid {0}: version is too new")]
+    TooNew(ValueKind),
+    /// A ciphertext or signature names a version below `min_decryption_version`.
+    #[error("ciphertext or signature version is disallowed by policy (too old)")]
+    TooOld,
+}
+
+/// What a version is being chosen for; Vault names it in its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Encrypt, rewrap and datakey.
+    Encryption,
+    /// Sign.
+    Signing,
+}
+
+impl std::fmt::Display for Purpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Purpose::Encryption => "encryption",
+            Purpose::Signing => "signing",
+        })
+    }
+}
+
+/// The kind of versioned value presented for decryption or verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A `vault:vN:` ciphertext.
+    Ciphertext,
+    /// A `vault:vN:` signature.
+    Signature,
+}
+
+impl std::fmt::Display for ValueKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ValueKind::Ciphertext => "ciphertext",
+            ValueKind::Signature => "signature",
+        })
+    }
+}
+
+/// The settings of a named key that `keys/:name/config` changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySettings {
+    /// Lowest version that decrypt and verify accept; at least 1.
+    pub min_decryption_version: u32,
+    /// Lowest version that encrypt and sign may be asked for; 0 means any.
+    pub min_encryption_version: u32,
+    /// Whether `DELETE keys/:name` may remove the key.
+    pub deletion_allowed: bool,
+    /// Whether the key material may be exported (one-way switch).
+    pub exportable: bool,
+    /// Whether a plaintext backup may be taken (one-way switch).
+    pub allow_plaintext_backup: bool,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            min_decryption_version: 1,
+            min_encryption_version: 0,
+            deletion_allowed: false,
+            exportable: false,
+            allow_plaintext_backup: false,
+        }
+    }
+}
+
+/// An immutable snapshot of a named key. Changes build a new snapshot.
+#[derive(Debug, Clone)]
+pub struct NamedKey {
+    /// The key's name.
+    pub name: String,
+    /// The key's type; it never changes.
+    pub key_type: KeyType,
+    /// Policy settings.
+    pub settings: KeySettings,
+    /// Every version, keyed by number; the highest is the latest.
+    pub versions: BTreeMap<u32, Arc<KeyVersion>>,
+}
+
+impl NamedKey {
+    /// A new key with one fresh version.
+    ///
+    /// # Errors
+    /// [`CryptoError`] when key generation fails.
+    pub fn generate(
+        name: &str,
+        key_type: KeyType,
+        now: OffsetDateTime,
+    ) -> Result<Self, CryptoError> {
+        let first = KeyVersion::generate(key_type, now)?;
+        Ok(Self {
+            name: name.to_owned(),
+            key_type,
+            settings: KeySettings::default(),
+            versions: BTreeMap::from([(1, Arc::new(first))]),
+        })
+    }
+
+    /// The highest version number.
+    pub fn latest_version(&self) -> u32 {
+        self.versions.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// This key with one more version.
+    ///
+    /// # Errors
+    /// [`CryptoError`] when key generation fails.
+    pub fn rotated(&self, now: OffsetDateTime) -> Result<Self, CryptoError> {
+        let mut next = self.clone();
+        let version = KeyVersion::generate(self.key_type, now)?;
+        next.versions
+            .insert(self.latest_version() + 1, Arc::new(version));
+        Ok(next)
+    }
+
+    /// The versions a key read shows: those at or above `min_decryption_version`.
+    pub fn visible_versions(&self) -> impl Iterator<Item = (u32, &KeyVersion)> {
+        self.versions
+            .range(self.settings.min_decryption_version..)
+            .map(|(n, v)| (*n, v.as_ref()))
+    }
+
+    /// Picks the version for encrypting or signing; `requested` 0 means the latest.
+    ///
+    /// # Errors
+    /// [`VersionError`] when the policy refuses the requested version.
+    pub fn version_for(
+        &self,
+        purpose: Purpose,
+        requested: i64,
+    ) -> Result<(u32, &KeyVersion), VersionError> {
+        let latest = self.latest_version();
+        let number = match requested {
+            0 => latest,
+            n if n < 0 => return Err(VersionError::Negative(purpose)),
+            n if n > i64::from(latest) => return Err(VersionError::AboveLatest(purpose)),
+            n => u32::try_from(n).map_err(|_| VersionError::AboveLatest(purpose))?,
+        };
+        let min_encryption = self.settings.min_encryption_version;
+        if min_encryption > 0 && number < min_encryption {
+            return Err(VersionError::BelowMinEncryption(purpose));
+        }
+        self.available(number).map(|v| (number, v))
+    }
+
+    /// Picks the version named by a ciphertext or signature.
+    ///
+    /// Version 0 decrypts with version 1, as Vault does for pre-0.3 ciphertexts; it is
+    /// "too old" for signatures.
+    ///
+    /// # Errors
+    /// [`VersionError`] when the version is too new, retired, or gone.
+    pub fn version_of(
+        &self,
+        kind: ValueKind,
+        number: i64,
+    ) -> Result<(u32, &KeyVersion), VersionError> {
+        let number = match (kind, number) {
+            (ValueKind::Ciphertext, 0) => 1,
+            (_, n) => n,
+        };
+        if number > i64::from(self.latest_version()) {
+            return Err(VersionError::TooNew(kind));
+        }
+        if number < i64::from(self.settings.min_decryption_version) {
+            return Err(VersionError::TooOld);
+        }
+        let number = u32::try_from(number).map_err(|_| VersionError::TooOld)?;
+        self.available(number).map(|v| (number, v))
+    }
+
+    fn available(&self, number: u32) -> Result<&KeyVersion, VersionError> {
+        if number < self.settings.min_decryption_version {
+            return Err(VersionError::Unavailable);
+        }
+        self.versions
+            .get(&number)
+            .map(AsRef::as_ref)
+            .ok_or(VersionError::Unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_with_versions(n: u32) -> NamedKey {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut key = NamedKey::generate("k", KeyType::Chacha20Poly1305, now).unwrap();
+        for _ in 1..n {
+            key = key.rotated(now).unwrap();
+        }
+        key
+    }
+
+    #[test]
+    fn rotation_appends_the_next_version() {
+        let key = key_with_versions(3);
+        assert_eq!(key.latest_version(), 3);
+        assert_eq!(key.versions.len(), 3);
+    }
+
+    #[test]
+    fn version_zero_means_latest_for_encryption() {
+        let key = key_with_versions(2);
+        assert_eq!(key.version_for(Purpose::Encryption, 0).unwrap().0, 2);
+        assert_eq!(key.version_for(Purpose::Encryption, 1).unwrap().0, 1);
+    }
+
+    #[test]
+    fn encryption_rejects_negative_too_high_and_below_minimum_versions() {
+        let mut key = key_with_versions(3);
+        key.settings.min_encryption_version = 2;
+
+        let err = |v| {
+            key.version_for(Purpose::Encryption, v)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(err(-1), "requested version for encryption is negative");
+        assert_eq!(
+            err(4),
+            "requested version for encryption is higher than the latest key version"
+        );
+        assert_eq!(
+            err(1),
+            "requested version for encryption is less than the minimum encryption key version"
+        );
+    }
+
+    #[test]
+    fn decrypt_rejects_version_below_min_decryption_version() {
+        let mut key = key_with_versions(3);
+        key.settings.min_decryption_version = 2;
+
+        assert_eq!(
+            key.version_of(ValueKind::Ciphertext, 1).unwrap_err(),
+            VersionError::TooOld
+        );
+        assert_eq!(key.version_of(ValueKind::Ciphertext, 2).unwrap().0, 2);
+        assert_eq!(
+            key.visible_versions().map(|(n, _)| n).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+    }
+
+    #[test]
+    fn version_zero_decrypts_with_version_one_but_is_too_old_for_signatures() {
+        let key = key_with_versions(1);
+        assert_eq!(key.version_of(ValueKind::Ciphertext, 0).unwrap().0, 1);
+        assert_eq!(
+            key.version_of(ValueKind::Signature, 0).unwrap_err(),
+            VersionError::TooOld
+        );
+    }
+
+    #[test]
+    fn versions_above_latest_are_too_new() {
+        let key = key_with_versions(1);
+        let err = key.version_of(ValueKind::Signature, 99).unwrap_err();
+        assert_eq!(err.to_string(), "invalid signature: version is too new");
+    }
+}

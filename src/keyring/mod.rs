@@ -1,0 +1,289 @@
+//! The keyring: every named key, held in memory and persisted through the barrier.
+//!
+//! - [`key`]: a named key's versions and the version rules of each operation.
+//! - [`stored`]: the persisted form of a key.
+//! - [`versioned`]: the `vault:vN:` strings that carry ciphertexts and signatures.
+//!
+//! Reads take a cheap snapshot (`Arc<NamedKey>`) and never touch storage. A change
+//! (rotate, config) is serialized per key, written durably, and only then made
+//! visible, so a 2xx answer for a change means it is on disk.
+
+pub mod key;
+pub mod stored;
+pub mod versioned;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::barrier::{Barrier, BarrierError};
+use crate::clock::Clock;
+use crate::crypto::{CryptoError, KeyType};
+pub use key::NamedKey;
+
+/// A failure of a keyring operation.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    /// No key has that name.
+    #[error("key not found")]
+    NotFound,
+    /// A key exists with another type than the one asked for.
+    #[error(
+        "key \"{name}\" is stored as type {stored}, but the config declares {declared}; \
+         a key's type cannot change"
+    )]
+    TypeMismatch {
+        /// The key's name.
+        name: String,
+        /// Its stored type.
+        stored: KeyType,
+        /// The type asked for.
+        declared: KeyType,
+    },
+    /// Storage failed or a record did not open.
+    #[error(transparent)]
+    Barrier(#[from] BarrierError),
+    /// A stored key could not be loaded.
+    #[error("stored key \"{name}\" cannot be loaded: {source}")]
+    Corrupt {
+        /// The key's name.
+        name: String,
+        /// What was wrong.
+        source: stored::DecodeError,
+    },
+    /// Key generation failed.
+    #[error("key generation failed: {0}")]
+    Crypto(#[from] CryptoError),
+    /// The blocking write task did not finish.
+    #[error("storage write task failed")]
+    WriteTask,
+}
+
+/// One key's current snapshot and the lock that serializes its changes.
+#[derive(Debug)]
+struct Slot {
+    current: RwLock<Arc<NamedKey>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn new(key: NamedKey) -> Arc<Self> {
+        Arc::new(Self {
+            current: RwLock::new(Arc::new(key)),
+            writer: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn snapshot(&self) -> Arc<NamedKey> {
+        // Writers only swap an `Arc`; a poisoned lock still holds a whole snapshot.
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// All named keys of a data dir.
+#[derive(Debug)]
+pub struct Keyring {
+    barrier: Barrier,
+    clock: Arc<dyn Clock>,
+    slots: RwLock<HashMap<String, Arc<Slot>>>,
+}
+
+impl Keyring {
+    /// Loads every stored key.
+    ///
+    /// # Errors
+    /// [`KeyringError`] when storage fails or a stored key cannot be loaded.
+    pub fn load(barrier: Barrier, clock: Arc<dyn Clock>) -> Result<Self, KeyringError> {
+        let mut slots = HashMap::new();
+        for path in barrier.list("keys/")? {
+            let name = path.trim_start_matches("keys/").to_owned();
+            let key = Self::read(&barrier, &name)?.ok_or(KeyringError::NotFound)?;
+            slots.insert(name, Slot::new(key));
+        }
+        Ok(Self {
+            barrier,
+            clock,
+            slots: RwLock::new(slots),
+        })
+    }
+
+    fn read(barrier: &Barrier, name: &str) -> Result<Option<NamedKey>, KeyringError> {
+        let Some(bytes) = barrier.get(&stored::path(name))? else {
+            return Ok(None);
+        };
+        let key = stored::decode(&bytes).map_err(|source| KeyringError::Corrupt {
+            name: name.to_owned(),
+            source,
+        })?;
+        Ok(Some(key))
+    }
+
+    /// The current snapshot of a key.
+    pub fn get(&self, name: &str) -> Option<Arc<NamedKey>> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        slots.get(name).map(|slot| slot.snapshot())
+    }
+
+    /// Fails if `name` exists with a type other than `key_type`; touches nothing.
+    ///
+    /// # Errors
+    /// [`KeyringError::TypeMismatch`] naming the key and both types.
+    pub fn check_type(&self, name: &str, key_type: KeyType) -> Result<(), KeyringError> {
+        match self.get(name) {
+            Some(key) if key.key_type != key_type => Err(KeyringError::TypeMismatch {
+                name: name.to_owned(),
+                stored: key.key_type,
+                declared: key_type,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes sure a key named `name` of `key_type` exists, creating version 1 if it
+    /// does not. Returns true when this call created it. Blocks on storage.
+    ///
+    /// # Errors
+    /// [`KeyringError`] on a type mismatch, a generation or a storage failure.
+    pub fn ensure(&self, name: &str, key_type: KeyType) -> Result<bool, KeyringError> {
+        self.check_type(name, key_type)?;
+        if self.get(name).is_some() {
+            return Ok(false);
+        }
+
+        let key = NamedKey::generate(name, key_type, self.clock.now())?;
+        let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
+        let created = self.barrier.put_if_absent(&stored::path(name), &encoded)?;
+
+        // Another process may have created the key between our check and write;
+        // its key is the one on disk, so load that one.
+        let key = if created {
+            key
+        } else {
+            Self::read(&self.barrier, name)?.ok_or(KeyringError::NotFound)?
+        };
+        self.check_type_of(&key, key_type)?;
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(name.to_owned())
+            .or_insert_with(|| Slot::new(key));
+        Ok(created)
+    }
+
+    fn check_type_of(&self, key: &NamedKey, key_type: KeyType) -> Result<(), KeyringError> {
+        if key.key_type == key_type {
+            return Ok(());
+        }
+        Err(KeyringError::TypeMismatch {
+            name: key.name.clone(),
+            stored: key.key_type,
+            declared: key_type,
+        })
+    }
+
+    /// Applies `change` to a key and persists the result before it becomes visible.
+    ///
+    /// Changes to one key run one at a time. If `change` fails, or the write fails,
+    /// the key is left exactly as it was.
+    ///
+    /// # Errors
+    /// The error of `change`, or a [`KeyringError`] converted into `E`.
+    pub async fn update<E>(
+        &self,
+        name: &str,
+        change: impl FnOnce(&NamedKey) -> Result<NamedKey, E>,
+    ) -> Result<Arc<NamedKey>, E>
+    where
+        E: From<KeyringError>,
+    {
+        let slot = {
+            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+            slots.get(name).cloned().ok_or(KeyringError::NotFound)?
+        };
+        let _writer = slot.writer.lock().await;
+
+        let next = Arc::new(change(&slot.snapshot())?);
+        let encoded = stored::encode(&next).map_err(|_| KeyringError::WriteTask)?;
+        let barrier = self.barrier.clone();
+        let path = stored::path(name);
+        tokio::task::spawn_blocking(move || barrier.put(&path, &encoded))
+            .await
+            .map_err(|_| KeyringError::WriteTask)?
+            .map_err(KeyringError::from)?;
+
+        *slot.current.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
+        Ok(next)
+    }
+
+    /// Adds a new latest version to a key, durably.
+    ///
+    /// # Errors
+    /// [`KeyringError`] when the key is missing or generation or storage fails.
+    pub async fn rotate(&self, name: &str) -> Result<Arc<NamedKey>, KeyringError> {
+        let now = self.clock.now();
+        self.update(name, |key| Ok(key.rotated(now)?)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::crypto::chacha20_poly1305::ChaChaKey;
+    use crate::storage::sqlite::SqliteStorage;
+
+    fn open(dir: &std::path::Path, master: &ChaChaKey) -> Keyring {
+        let storage = Arc::new(SqliteStorage::open(dir).unwrap());
+        let master = ChaChaKey::from_bytes(master.raw().clone()).unwrap();
+        let barrier = Barrier::open(storage, master).unwrap();
+        Keyring::load(barrier, Arc::new(SystemClock)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn rotations_persist_across_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = ChaChaKey::generate().unwrap();
+        let ring = open(dir.path(), &master);
+
+        assert!(ring.ensure("app", KeyType::Chacha20Poly1305).unwrap());
+        assert!(!ring.ensure("app", KeyType::Chacha20Poly1305).unwrap());
+        ring.rotate("app").await.unwrap();
+        drop(ring);
+
+        let ring = open(dir.path(), &master);
+        assert_eq!(ring.get("app").unwrap().latest_version(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_declared_type_that_differs_from_the_stored_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = ChaChaKey::generate().unwrap();
+        let ring = open(dir.path(), &master);
+        ring.ensure("k", KeyType::EcdsaP256).unwrap();
+
+        let err = ring
+            .ensure("k", KeyType::Chacha20Poly1305)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"k\" is stored as type ecdsa-p256"), "{err}");
+        assert_eq!(ring.get("k").unwrap().key_type, KeyType::EcdsaP256);
+    }
+
+    #[tokio::test]
+    async fn a_failed_change_leaves_the_key_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = ChaChaKey::generate().unwrap();
+        let ring = open(dir.path(), &master);
+        ring.ensure("k", KeyType::Chacha20Poly1305).unwrap();
+
+        let result: Result<_, KeyringError> =
+            ring.update("k", |_| Err(KeyringError::NotFound)).await;
+        assert!(result.is_err());
+        assert_eq!(ring.get("k").unwrap().latest_version(), 1);
+        assert!(matches!(
+            ring.rotate("missing").await,
+            Err(KeyringError::NotFound)
+        ));
+    }
+}

@@ -1,0 +1,182 @@
+//! The persisted form of a named key: a JSON document sealed by the barrier.
+//!
+//! Secret bytes are base64 inside the document; the serialized buffer is zeroized
+//! as soon as it has been sealed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::key::{KeyMaterial, KeySettings, KeyVersion, NamedKey};
+use crate::crypto::{CryptoError, KeyType};
+use crate::secret::SecretBytes;
+
+/// Storage path of a named key.
+pub fn path(name: &str) -> String {
+    format!("keys/{name}")
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    name: String,
+    #[serde(rename = "type")]
+    key_type: KeyType,
+    min_decryption_version: u32,
+    min_encryption_version: u32,
+    deletion_allowed: bool,
+    exportable: bool,
+    allow_plaintext_backup: bool,
+    versions: BTreeMap<u32, StoredVersion>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredVersion {
+    #[serde(with = "secret_base64")]
+    key: SecretBytes,
+    #[serde(with = "secret_base64")]
+    hmac_key: SecretBytes,
+    #[serde(with = "time::serde::rfc3339")]
+    created: OffsetDateTime,
+}
+
+/// Serializes a key for sealing.
+///
+/// # Errors
+/// Only if JSON serialization fails, which it does not for these types.
+pub fn encode(key: &NamedKey) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
+    let stored = StoredKey {
+        name: key.name.clone(),
+        key_type: key.key_type,
+        min_decryption_version: key.settings.min_decryption_version,
+        min_encryption_version: key.settings.min_encryption_version,
+        deletion_allowed: key.settings.deletion_allowed,
+        exportable: key.settings.exportable,
+        allow_plaintext_backup: key.settings.allow_plaintext_backup,
+        versions: key
+            .versions
+            .iter()
+            .map(|(n, v)| {
+                let stored = StoredVersion {
+                    key: v.material.stored_bytes().clone(),
+                    hmac_key: v.hmac_key.clone(),
+                    created: v.created,
+                };
+                (*n, stored)
+            })
+            .collect(),
+    };
+    // Reserve enough up front that the buffer holding secrets is not reallocated
+    // (a reallocation would leave an unzeroized copy behind).
+    let mut out = Zeroizing::new(Vec::with_capacity(1024 + 512 * key.versions.len()));
+    serde_json::to_writer(&mut *out, &stored)?;
+    Ok(out)
+}
+
+/// Why a stored key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The document is not valid.
+    #[error("malformed key document: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A version's material does not fit the key type.
+    #[error("version {0} holds malformed key material")]
+    Material(u32),
+}
+
+/// Loads a key from its unsealed document.
+///
+/// # Errors
+/// [`DecodeError`] when the document or a version's material is malformed.
+pub fn decode(bytes: &[u8]) -> Result<NamedKey, DecodeError> {
+    let stored: StoredKey = serde_json::from_slice(bytes)?;
+    let mut versions = BTreeMap::new();
+    for (number, version) in stored.versions {
+        let material = KeyMaterial::from_stored(stored.key_type, version.key)
+            .map_err(|_: CryptoError| DecodeError::Material(number))?;
+        let version = KeyVersion {
+            created: version.created,
+            material,
+            hmac_key: version.hmac_key,
+        };
+        versions.insert(number, Arc::new(version));
+    }
+    Ok(NamedKey {
+        name: stored.name,
+        key_type: stored.key_type,
+        settings: KeySettings {
+            min_decryption_version: stored.min_decryption_version,
+            min_encryption_version: stored.min_encryption_version,
+            deletion_allowed: stored.deletion_allowed,
+            exportable: stored.exportable,
+            allow_plaintext_backup: stored.allow_plaintext_backup,
+        },
+        versions,
+    })
+}
+
+mod secret_base64 {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(value: &SecretBytes, s: S) -> Result<S::Ok, S::Error> {
+        let text = Zeroizing::new(STANDARD.encode(value.expose()));
+        s.serialize_str(&text)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretBytes, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let bytes = STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        Ok(SecretBytes::new(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_their_stored_form() {
+        let now = OffsetDateTime::now_utc();
+        for key_type in KeyType::ALL {
+            let mut key = NamedKey::generate("app", key_type, now)
+                .unwrap()
+                .rotated(now)
+                .unwrap();
+            key.settings.min_decryption_version = 2;
+
+            let loaded = decode(&encode(&key).unwrap()).unwrap();
+            assert_eq!(loaded.name, "app");
+            assert_eq!(loaded.key_type, key_type);
+            assert_eq!(loaded.settings, key.settings);
+            assert_eq!(loaded.latest_version(), 2);
+            for (n, version) in &key.versions {
+                let again = &loaded.versions[n];
+                assert_eq!(
+                    again.material.stored_bytes(),
+                    version.material.stored_bytes()
+                );
+                assert_eq!(again.hmac_key, version.hmac_key);
+                assert_eq!(again.created, version.created);
+            }
+        }
+    }
+
+    #[test]
+    fn material_of_the_wrong_type_is_refused() {
+        let now = OffsetDateTime::now_utc();
+        let key = NamedKey::generate("k", KeyType::Chacha20Poly1305, now).unwrap();
+        let text = String::from_utf8(encode(&key).unwrap().to_vec()).unwrap();
+        let swapped = text.replace("chacha20-poly1305", "ecdsa-p256");
+
+        assert!(matches!(
+            decode(swapped.as_bytes()),
+            Err(DecodeError::Material(1))
+        ));
+    }
+}

@@ -1,0 +1,60 @@
+//! vault-kms: a key management service that speaks the HashiCorp Vault transit API.
+//!
+//! Applications send data to vault-kms and get it signed, verified, encrypted,
+//! decrypted or rewrapped under named, versioned keys; they never hold the keys.
+//!
+//! # Layout
+//! - [`config`]: the YAML file: listener, data dir, endpoints of (policy, key, type).
+//! - [`service`]: opening a data dir: storage, master key, keys and tokens.
+//! - [`http`]: Vault's request pipeline and the transit endpoints.
+//! - [`auth`]: endpoint tokens and the policies they carry.
+//! - [`keyring`]: named keys, their versions and version rules.
+//! - [`crypto`]: the algorithms, one file per family, on aws-lc-rs.
+//! - [`barrier`]: the master key and the encryption of everything stored.
+//! - [`storage`]: the durable record store behind a small trait (SQLite).
+//! - [`connection`]: connection details as the platform prints them.
+//! - [`encoding`]: base64 with Vault's exact rules.
+//! - [`secret`]: zeroizing, unprintable containers for secrets.
+//! - [`clock`]: injectable time.
+
+pub mod auth;
+pub mod barrier;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod crypto;
+pub mod encoding;
+pub mod http;
+pub mod keyring;
+pub mod secret;
+pub mod service;
+pub mod storage;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use service::Service;
+
+/// Binds the configured listen address and serves until `shutdown` completes.
+///
+/// # Errors
+/// A message when the address cannot be bound or the listener fails.
+pub async fn run(
+    service: Arc<Service>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let address = service.config.listen;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    tracing::info!(
+        address = %address,
+        keys = service.config.keys().len(),
+        endpoints = service.config.endpoints.len(),
+        master_key = ?service.master_key_source,
+        "vault-kms listening"
+    );
+    http::serve(listener, http::router(service), shutdown)
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}

@@ -1,0 +1,167 @@
+//! The `vault-kms` command: parse arguments, set up logging, run the library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+use vault_kms::clock::SystemClock;
+use vault_kms::config::{Config, DEFAULT_CONFIG_PATH};
+use vault_kms::connection::{self, Connection};
+use vault_kms::service::{Mode, Service};
+
+/// A key management service that speaks the HashiCorp Vault transit API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Config file.
+        #[arg(long, env = "VAULT_KMS_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Listen address, overriding the config's `listen` (e.g. 0.0.0.0:8200).
+        #[arg(long, env = "VAULT_KMS_LISTEN")]
+        listen: Option<String>,
+        /// Log line format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Print every endpoint's connection details as JSON.
+    Relationships {
+        /// Config file.
+        #[arg(long, env = "VAULT_KMS_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+    },
+    /// Print one endpoint's connection details as NAME_PROPERTY=value lines.
+    Env {
+        /// The endpoint id.
+        endpoint: String,
+        /// Config file.
+        #[arg(long, env = "VAULT_KMS_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Variable name prefix (default: the endpoint id in upper case).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Start each line with `export `.
+        #[arg(long)]
+        export: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            log_format,
+        } => {
+            init_tracing(log_format);
+            serve(&config, listen.as_deref())
+        }
+        Command::Relationships { config } => {
+            init_tracing(LogFormat::Text);
+            relationships(&config)
+        }
+        Command::Env {
+            endpoint,
+            config,
+            prefix,
+            export,
+        } => {
+            init_tracing(LogFormat::Text);
+            env(&config, &endpoint, prefix.as_deref(), export)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vault-kms: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` sets levels (default `info`).
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn open(config: &Path, mode: Mode) -> Result<Service, String> {
+    let config = Config::load(config).map_err(|e| e.to_string())?;
+    Service::open(config, Arc::new(SystemClock), mode).map_err(|e| e.to_string())
+}
+
+fn serve(config_path: &Path, listen: Option<&str>) -> Result<(), String> {
+    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    if let Some(listen) = listen {
+        config.listen = listen
+            .parse()
+            .map_err(|_| format!("--listen {listen:?} is not an address like 0.0.0.0:8200"))?;
+    }
+    let service =
+        Service::open(config, Arc::new(SystemClock), Mode::Serve).map_err(|e| e.to_string())?;
+
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(vault_kms::run(Arc::new(service), shutdown_signal()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn relationships(config: &Path) -> Result<(), String> {
+    let service = open(config, Mode::Inspect)?;
+    let all = connection::relationships(&service);
+    let json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+    println!("{json}");
+    Ok(())
+}
+
+fn env(config: &Path, endpoint: &str, prefix: Option<&str>, export: bool) -> Result<(), String> {
+    let service = open(config, Mode::Inspect)?;
+    let connection = Connection::for_endpoint(&service, endpoint).ok_or_else(|| {
+        format!(
+            "no endpoint {endpoint:?} in {}",
+            service.config.path.display()
+        )
+    })?;
+    let prefix = prefix.map_or_else(|| connection::default_prefix(endpoint), str::to_owned);
+    print!("{}", connection.env_lines(&prefix, export));
+    Ok(())
+}
