@@ -47,6 +47,19 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    serve_on(listener, service, shutdown).await
+}
+
+/// Serves on an already bound listener until `shutdown` completes.
+///
+/// # Errors
+/// A message when the listener fails.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         address = %address,
         keys = service.config.keys().len(),
