@@ -113,6 +113,11 @@ async fn dispatch(
         }
     }
 
+    let route = Route::parse(&path);
+    if let Ok(route) = route {
+        log.route = route.label();
+    }
+
     let presented = presented_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
     log.token = Some(log_id(presented));
     let token = service
@@ -125,10 +130,9 @@ async fn dispatch(
             "cannot handle internal-only request operation",
         ));
     }
-    authorize(service, &token, &path, operation)?;
+    authorize(service, &token, &path, route.as_ref().ok(), operation)?;
 
-    let route = Route::parse(&path)?;
-    log.route = route.label();
+    let route = route?;
     if !route.allows(operation) {
         return Err(ApiError::UnsupportedOperation);
     }
@@ -157,6 +161,7 @@ fn authorize(
     service: &Service,
     token: &TokenEntry,
     path: &str,
+    route: Option<&Route<'_>>,
     operation: Operation,
 ) -> Result<(), ApiError> {
     let Some(mut capability) = operation.capability() else {
@@ -165,8 +170,8 @@ fn authorize(
 
     // Encrypting with a key that does not exist would create it (Vault's upsert),
     // which needs `create` rather than `update`.
-    if capability == Capability::Update
-        && let Ok(Route::Transit(Transit::Encrypt(name))) = Route::parse(path)
+    if let Some(Route::Transit(Transit::Encrypt(name))) = route
+        && capability == Capability::Update
         && service.keyring.get(name).is_none()
     {
         capability = Capability::Create;

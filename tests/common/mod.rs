@@ -2,11 +2,15 @@
 //! data dir, driven over real HTTP.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test harness: a panic is a test failure"
+)]
 
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -76,14 +80,20 @@ impl Answer {
     /// The single error message of an error answer.
     pub fn error(&self) -> String {
         let json = self.json();
-        let errors = json["errors"].as_array().unwrap_or_else(|| panic!("no errors: {}", self.body));
+        let errors = json["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors: {}", self.body));
         assert_eq!(errors.len(), 1, "{}", self.body);
         errors[0].as_str().unwrap().to_owned()
     }
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -107,7 +117,10 @@ impl Server {
             config,
             port,
             child: None,
-            client: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
         };
         server.launch();
         server
@@ -148,15 +161,22 @@ impl Server {
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(answer) = self.try_request(Method::GET, "/v1/sys/health", None, None) {
-                if answer.status == 200 {
-                    return;
-                }
+            if let Ok(answer) = self.try_request(Method::GET, "/v1/sys/health", None, None)
+                && answer.status == 200
+            {
+                return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("vault-kms exited with {status} before it was healthy:\n{}", self.log());
+                panic!(
+                    "vault-kms exited with {status} before it was healthy:\n{}",
+                    self.log()
+                );
             }
-            assert!(Instant::now() < deadline, "vault-kms not healthy in time:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "vault-kms not healthy in time:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -235,7 +255,13 @@ impl Server {
     }
 
     /// Sends a request; `body` goes with curl's default form content type.
-    pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Answer {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Answer {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         self.try_request(method, path, token, body).unwrap()
     }
@@ -254,7 +280,9 @@ impl Server {
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
     }
 }
 
@@ -272,12 +300,17 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub fn unb64(text: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }
 
 /// Reads a whole file, for checks on what is stored.
 pub fn read_all(path: &Path) -> Vec<u8> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path).unwrap().read_to_end(&mut bytes).unwrap();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
     bytes
 }
