@@ -13,6 +13,7 @@
 //! - [`barrier`]: the master key and the encryption of everything stored.
 //! - [`storage`]: the durable record store behind a small trait (SQLite).
 //! - [`connection`]: connection details as the platform prints them.
+//! - [`probe`]: the `health` command's check of a running server.
 //! - [`encoding`]: base64 with Vault's exact rules.
 //! - [`secret`]: zeroizing, unprintable containers for secrets.
 //! - [`clock`]: injectable time.
@@ -26,6 +27,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod http;
 pub mod keyring;
+pub mod probe;
 pub mod secret;
 pub mod service;
 pub mod storage;

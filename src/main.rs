@@ -54,6 +54,12 @@ enum Command {
         #[arg(long)]
         export: bool,
     },
+    /// Exit 0 if the server at ADDRESS answers /v1/sys/health with 200.
+    Health {
+        /// host:port of the server.
+        #[arg(long, default_value = "127.0.0.1:8200")]
+        address: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
             init_tracing(LogFormat::Text);
             env(&config, &endpoint, prefix.as_deref(), export)
         }
+        Command::Health { address } => vault_kms::probe::check_health(&address),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -257,3 +257,19 @@ fn env_refuses_an_unknown_endpoint() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no endpoint \"nope\""));
 }
+
+#[test]
+fn health_command_reports_a_running_server_and_fails_without_one() {
+    let server = Server::start();
+    let run = |port: u16| {
+        Command::new(BIN)
+            .args(["health", "--address", &format!("127.0.0.1:{port}")])
+            .output()
+            .unwrap()
+    };
+
+    assert!(run(server.port).status.success());
+    let down = run(common::free_port());
+    assert!(!down.status.success());
+    assert!(!down.stderr.is_empty());
+}
