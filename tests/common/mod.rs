@@ -18,6 +18,8 @@ use reqwest::blocking::Client;
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod bad_input;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_vault-kms");
 
