@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use crate::crypto::chacha20_poly1305::{ChaChaKey, KEY_LEN};
+use crate::crypto::aead::AeadKey;
 use crate::secret::SecretBytes;
 use crate::storage::{Storage, StorageError};
 
@@ -25,6 +25,9 @@ pub const MASTER_KEY_ENV: &str = "VAULT_KMS_MASTER_KEY";
 
 /// File name of the generated master key inside the data dir.
 pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// Master key length: 256 bits.
+const MASTER_KEY_LEN: usize = 32;
 
 /// Leading byte of every sealed record, so the layout can change later.
 const FORMAT_V1: u8 = 1;
@@ -54,7 +57,7 @@ pub enum BarrierError {
 #[derive(Debug, Clone)]
 pub struct Barrier {
     storage: Arc<dyn Storage>,
-    key: Arc<ChaChaKey>,
+    key: Arc<AeadKey>,
 }
 
 impl Barrier {
@@ -63,7 +66,7 @@ impl Barrier {
     ///
     /// # Errors
     /// [`BarrierError::Unreadable`] when the storage was sealed with another key.
-    pub fn open(storage: Arc<dyn Storage>, master_key: ChaChaKey) -> Result<Self, BarrierError> {
+    pub fn open(storage: Arc<dyn Storage>, master_key: AeadKey) -> Result<Self, BarrierError> {
         let barrier = Self {
             storage,
             key: Arc::new(master_key),
@@ -122,6 +125,14 @@ impl Barrier {
         Ok(self.storage.put_if_absent(path, &sealed)?)
     }
 
+    /// Removes a record.
+    ///
+    /// # Errors
+    /// [`BarrierError::Storage`] when the backend fails.
+    pub fn delete(&self, path: &str) -> Result<(), BarrierError> {
+        Ok(self.storage.delete(path)?)
+    }
+
     /// The record paths under `prefix`.
     ///
     /// # Errors
@@ -151,6 +162,8 @@ pub enum MasterKeySource {
     File(PathBuf),
     /// The data dir's `master.key`, read or created now.
     DataDir(PathBuf),
+    /// A random key for an in-memory server, gone with the process.
+    Ephemeral,
 }
 
 /// Loads the master key: from the environment, else the configured file, else the
@@ -161,7 +174,7 @@ pub enum MasterKeySource {
 pub fn load_master_key(
     data_dir: &Path,
     key_file: Option<&Path>,
-) -> Result<(ChaChaKey, MasterKeySource), BarrierError> {
+) -> Result<(AeadKey, MasterKeySource), BarrierError> {
     if let Ok(value) = std::env::var(MASTER_KEY_ENV) {
         let key = parse_master_key(&Zeroizing::new(value))
             .map_err(|why| BarrierError::MasterKey(format!("{MASTER_KEY_ENV}: {why}")))?;
@@ -181,19 +194,19 @@ pub fn load_master_key(
     Ok((key, MasterKeySource::DataDir(path)))
 }
 
-fn parse_master_key(text: &str) -> Result<ChaChaKey, String> {
+fn parse_master_key(text: &str) -> Result<AeadKey, String> {
     let bytes = Zeroizing::new(
         STANDARD
             .decode(text.trim())
             .map_err(|_| "not valid base64".to_owned())?,
     );
-    if bytes.len() != KEY_LEN {
-        return Err(format!("must be {KEY_LEN} bytes, base64-encoded"));
+    if bytes.len() != MASTER_KEY_LEN {
+        return Err(format!("must be {MASTER_KEY_LEN} bytes, base64-encoded"));
     }
-    ChaChaKey::from_bytes(SecretBytes::new(bytes.to_vec())).map_err(|e| e.to_string())
+    AeadKey::chacha20(SecretBytes::new(bytes.to_vec())).map_err(|e| e.to_string())
 }
 
-fn read_key_file(path: &Path) -> Result<ChaChaKey, BarrierError> {
+fn read_key_file(path: &Path) -> Result<AeadKey, BarrierError> {
     let fail = |why: String| BarrierError::MasterKey(format!("{}: {why}", path.display()));
     let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| fail(e.to_string()))?);
     parse_master_key(&text).map_err(fail)
@@ -204,7 +217,8 @@ fn read_key_file(path: &Path) -> Result<ChaChaKey, BarrierError> {
 /// which fails if another process created the key first (that key then wins).
 fn create_key_file(path: &Path) -> Result<(), BarrierError> {
     let fail = |e: io::Error| BarrierError::MasterKey(format!("{}: {e}", path.display()));
-    let key = SecretBytes::random(KEY_LEN).map_err(|e| fail(io::Error::other(e.to_string())))?;
+    let key =
+        SecretBytes::random(MASTER_KEY_LEN).map_err(|e| fail(io::Error::other(e.to_string())))?;
     let text = Zeroizing::new(format!("{}\n", STANDARD.encode(key.expose())));
 
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
@@ -240,6 +254,7 @@ pub fn is_shared(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::aead::AeadAlgorithm;
     use crate::storage::sqlite::SqliteStorage;
 
     fn storage(dir: &Path) -> Arc<dyn Storage> {
@@ -262,7 +277,11 @@ mod tests {
     fn records_are_sealed_in_storage_and_bound_to_their_path() {
         let dir = tempfile::tempdir().unwrap();
         let backend = storage(dir.path());
-        let barrier = Barrier::open(backend.clone(), ChaChaKey::generate().unwrap()).unwrap();
+        let barrier = Barrier::open(
+            backend.clone(),
+            AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap(),
+        )
+        .unwrap();
 
         barrier.put("keys/a", b"top secret material").unwrap();
         let raw = backend.get("keys/a").unwrap().unwrap();
@@ -282,9 +301,17 @@ mod tests {
     #[test]
     fn a_different_master_key_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        Barrier::open(storage(dir.path()), ChaChaKey::generate().unwrap()).unwrap();
+        Barrier::open(
+            storage(dir.path()),
+            AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap(),
+        )
+        .unwrap();
 
-        let err = Barrier::open(storage(dir.path()), ChaChaKey::generate().unwrap()).unwrap_err();
+        let err = Barrier::open(
+            storage(dir.path()),
+            AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap(),
+        )
+        .unwrap_err();
         assert!(matches!(err, BarrierError::MasterKey(_)));
     }
 

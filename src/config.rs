@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::auth::policy::PolicyKind;
 use crate::crypto::KeyType;
 use crate::keyring::versioned::Prefix;
+use crate::secret::SecretString;
 
 /// The config file used when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/vault-kms.yaml";
@@ -73,6 +74,10 @@ pub struct Config {
     pub max_request_size: usize,
     /// The endpoints, sorted by id.
     pub endpoints: Vec<Endpoint>,
+    /// Development mode's root token, if enabled: every capability, never stored.
+    pub dev_root_token: Option<SecretString>,
+    /// Keep everything in memory: nothing survives the process (development only).
+    pub in_memory: bool,
 }
 
 /// One endpoint: an id, one token, and the rights its entries grant.
@@ -104,6 +109,9 @@ struct RawConfig {
     prefix: Option<String>,
     master_key_file: Option<PathBuf>,
     max_request_size: Option<usize>,
+    dev_root_token: Option<String>,
+    #[serde(default)]
+    in_memory: bool,
     #[serde(default)]
     endpoints: BTreeMap<String, Vec<RawEntry>>,
 }
@@ -169,6 +177,9 @@ impl Config {
             ));
         }
 
+        if raw.dev_root_token.as_deref() == Some("") {
+            return Err(invalid("dev_root_token", "must not be empty".to_owned()));
+        }
         let endpoints = validate_endpoints(&raw.endpoints, &invalid)?;
         let advertise_host = raw
             .advertise_host
@@ -183,6 +194,8 @@ impl Config {
             master_key_file: raw.master_key_file,
             max_request_size,
             endpoints,
+            dev_root_token: raw.dev_root_token.map(SecretString::new),
+            in_memory: raw.in_memory,
         })
     }
 
@@ -195,6 +208,22 @@ impl Config {
             .collect()
     }
 
+    /// Checks what only a server needs: endpoints to serve, unless a development
+    /// root token makes them optional.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a server with nothing to serve.
+    pub fn check_servable(&self) -> Result<(), ConfigError> {
+        if self.endpoints.is_empty() && self.dev_root_token.is_none() {
+            return Err(ConfigError::Invalid {
+                path: self.path.clone(),
+                field: "endpoints".to_owned(),
+                problem: "declare at least one endpoint (or run with --dev)".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// The endpoint with this id.
     pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.id == id)
@@ -205,13 +234,6 @@ fn validate_endpoints(
     raw: &BTreeMap<String, Vec<RawEntry>>,
     invalid: &impl Fn(&str, String) -> ConfigError,
 ) -> Result<Vec<Endpoint>, ConfigError> {
-    if raw.is_empty() {
-        return Err(invalid(
-            "endpoints",
-            "declare at least one endpoint".to_owned(),
-        ));
-    }
-
     // Where each key's type was first declared, to report conflicts.
     let mut key_types: BTreeMap<&str, (KeyType, String)> = BTreeMap::new();
     let mut endpoints = Vec::with_capacity(raw.len());
@@ -418,6 +440,15 @@ endpoints:
             err.contains("endpoints.empty: an endpoint needs at least one entry"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_server_needs_endpoints_unless_a_root_token_is_set() {
+        let bare = parse("data_dir: ./d\n").unwrap();
+        assert!(bare.check_servable().is_err());
+        let dev = parse("data_dir: ./d\ndev_root_token: root\n").unwrap();
+        assert!(dev.check_servable().is_ok());
+        assert_eq!(dev.dev_root_token.unwrap().expose(), "root");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 use vault_kms::clock::SystemClock;
 use vault_kms::config::{Config, DEFAULT_CONFIG_PATH};
 use vault_kms::connection::{self, Connection};
+use vault_kms::secret::SecretString;
 use vault_kms::service::{Mode, Service};
 
 /// A key management service that speaks the HashiCorp Vault transit API.
@@ -33,6 +34,15 @@ enum Command {
         /// Log line format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Development mode: a root token with every capability, printed at start.
+        #[arg(long)]
+        dev: bool,
+        /// The root token to use in development mode (default: a random one).
+        #[arg(long, requires = "dev")]
+        dev_root_token_id: Option<String>,
+        /// Keep everything in memory; nothing survives the process.
+        #[arg(long)]
+        in_memory: bool,
     },
     /// Print every endpoint's connection details as JSON.
     Relationships {
@@ -75,9 +85,13 @@ fn main() -> ExitCode {
             config,
             listen,
             log_format,
+            dev,
+            dev_root_token_id,
+            in_memory,
         } => {
             init_tracing(log_format);
-            serve(&config, listen.as_deref())
+            let dev = dev.then_some(dev_root_token_id);
+            serve(&config, listen.as_deref(), dev, in_memory)
         }
         Command::Relationships { config } => {
             init_tracing(LogFormat::Text);
@@ -118,18 +132,51 @@ fn init_tracing(format: LogFormat) {
 
 fn open(config: &Path, mode: Mode) -> Result<Service, String> {
     let config = Config::load(config).map_err(|e| e.to_string())?;
+    if config.in_memory {
+        return Err(format!(
+            "{}: in_memory is set, so no token outlives its server; read the tokens from a \
+             persistent data dir instead",
+            config.path.display()
+        ));
+    }
     Service::open(config, Arc::new(SystemClock), mode).map_err(|e| e.to_string())
 }
 
-fn serve(config_path: &Path, listen: Option<&str>) -> Result<(), String> {
+/// `dev` is `Some` in development mode, holding the requested root token id.
+fn serve(
+    config_path: &Path,
+    listen: Option<&str>,
+    dev: Option<Option<String>>,
+    in_memory: bool,
+) -> Result<(), String> {
     let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
     if let Some(listen) = listen {
         config.listen = listen
             .parse()
             .map_err(|_| format!("--listen {listen:?} is not an address like 0.0.0.0:8200"))?;
     }
+    config.in_memory |= in_memory;
+    if let Some(id) = dev {
+        let token = match id {
+            Some(id) if !id.is_empty() => id,
+            Some(_) => return Err("--dev-root-token-id must not be empty".to_owned()),
+            None => vault_kms::auth::token::random_token().map_err(|e| e.to_string())?,
+        };
+        config.dev_root_token = Some(SecretString::new(token));
+    }
+    config.check_servable().map_err(|e| e.to_string())?;
+
     let service =
         Service::open(config, Arc::new(SystemClock), Mode::Serve).map_err(|e| e.to_string())?;
+    if let Some(root) = &service.config.dev_root_token {
+        // Like Vault's dev server, print the root token for the person who started
+        // it, on standard output (never in the log).
+        println!(
+            "vault-kms is running in development mode: the root token below has every \
+             capability.\n\nRoot Token: {}\n",
+            root.expose()
+        );
+    }
 
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(vault_kms::run(Arc::new(service), shutdown_signal()))

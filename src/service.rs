@@ -15,7 +15,9 @@ use crate::auth::token::{TokenError, TokenStore};
 use crate::barrier::{self, Barrier, BarrierError, MasterKeySource};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::crypto::aead::{AeadAlgorithm, AeadKey};
 use crate::keyring::{Keyring, KeyringError};
+use crate::storage::memory::MemoryStorage;
 use crate::storage::sqlite::SqliteStorage;
 
 /// File in the data dir that a running server holds locked.
@@ -88,20 +90,14 @@ impl Service {
     /// [`StartupError`] naming what is wrong; nothing stored is changed on error
     /// other than creating what did not exist yet.
     pub fn open(config: Config, clock: Arc<dyn Clock>, mode: Mode) -> Result<Self, StartupError> {
-        let data_dir = config.data_dir.clone();
-        prepare_data_dir(&data_dir)?;
-        let lock = match mode {
-            Mode::Serve => Some(lock_data_dir(&data_dir)?),
-            Mode::Inspect => None,
+        let (barrier, master_key_source, lock) = if config.in_memory {
+            let key = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305)
+                .map_err(|e| BarrierError::MasterKey(e.to_string()))?;
+            let barrier = Barrier::open(Arc::new(MemoryStorage::default()), key)?;
+            (barrier, MasterKeySource::Ephemeral, None)
+        } else {
+            open_data_dir(&config, mode)?
         };
-
-        let storage = SqliteStorage::open(&data_dir).map_err(|e| StartupError::DataDir {
-            path: data_dir.clone(),
-            problem: e.to_string(),
-        })?;
-        let (master_key, master_key_source) =
-            barrier::load_master_key(&data_dir, config.master_key_file.as_deref())?;
-        let barrier = Barrier::open(Arc::new(storage), master_key)?;
 
         let keyring = Keyring::load(barrier.clone(), clock.clone())?;
         let declared = config.keys();
@@ -115,7 +111,10 @@ impl Service {
         }
 
         let cluster = cluster_info(&barrier)?;
-        let tokens = TokenStore::ensure(&barrier, &config.endpoints, clock.now())?;
+        let mut tokens = TokenStore::ensure(&barrier, &config.endpoints, clock.now())?;
+        if let Some(root) = &config.dev_root_token {
+            tokens.add_root(root.clone(), clock.now());
+        }
 
         Ok(Self {
             config,
@@ -127,6 +126,28 @@ impl Service {
             _lock: lock,
         })
     }
+}
+
+/// Opens the SQLite database and the master key of the data dir.
+fn open_data_dir(
+    config: &Config,
+    mode: Mode,
+) -> Result<(Barrier, MasterKeySource, Option<File>), StartupError> {
+    let data_dir = &config.data_dir;
+    prepare_data_dir(data_dir)?;
+    let lock = match mode {
+        Mode::Serve => Some(lock_data_dir(data_dir)?),
+        Mode::Inspect => None,
+    };
+
+    let storage = SqliteStorage::open(data_dir).map_err(|e| StartupError::DataDir {
+        path: data_dir.clone(),
+        problem: e.to_string(),
+    })?;
+    let (master_key, source) =
+        barrier::load_master_key(data_dir, config.master_key_file.as_deref())?;
+    let barrier = Barrier::open(Arc::new(storage), master_key)?;
+    Ok((barrier, source, lock))
 }
 
 fn prepare_data_dir(path: &Path) -> Result<(), StartupError> {

@@ -245,7 +245,7 @@ fn stored_chacha_key(server: &mut Server) -> ChaCha20Poly1305 {
         .keyring
         .get("app-data")
         .expect("app-data is declared");
-    let KeyMaterial::Chacha20Poly1305(cipher) = &key.versions[&1].material else {
+    let KeyMaterial::Aead(cipher) = &key.versions[&1].material else {
         panic!("app-data version 1 is not a ChaCha20-Poly1305 key");
     };
     let raw = cipher.raw().expose();

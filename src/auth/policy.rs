@@ -209,19 +209,35 @@ impl Rule {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Acl {
     rules: Vec<Rule>,
+    root: bool,
 }
 
 impl Acl {
     /// The union of `rules`.
     pub fn new(rules: Vec<Rule>) -> Self {
-        Self { rules }
+        Self { rules, root: false }
+    }
+
+    /// Vault's `root` policy: every capability on every path.
+    pub fn root() -> Self {
+        Self {
+            rules: Vec::new(),
+            root: true,
+        }
+    }
+
+    /// Whether this is the root policy.
+    pub fn is_root(&self) -> bool {
+        self.root
     }
 
     /// Whether any rule grants `capability` on `path` (relative to `/v1/`).
     pub fn allows(&self, path: &str, capability: Capability) -> bool {
-        self.rules
-            .iter()
-            .any(|rule| rule.capabilities.contains(capability) && rule.pattern.matches(path))
+        self.root
+            || self
+                .rules
+                .iter()
+                .any(|rule| rule.capabilities.contains(capability) && rule.pattern.matches(path))
     }
 }
 
@@ -281,6 +297,14 @@ mod tests {
             );
             assert!(!acl.allows(&format!("{path}/x"), Update) || policy == PolicyKind::Verify);
         }
+    }
+
+    #[test]
+    fn the_root_policy_allows_everything() {
+        let root = Acl::root();
+        assert!(root.allows("transit/keys/anything", Delete));
+        assert!(root.allows("sys/mounts", Read));
+        assert!(!Acl::default().allows("transit/keys/k", Read));
     }
 
     #[test]

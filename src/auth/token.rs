@@ -29,16 +29,16 @@ const TOKEN_PREFIX: &str = "vkms.";
 /// A token and what it grants.
 #[derive(Debug)]
 pub struct TokenEntry {
-    /// The endpoint this token belongs to.
-    pub endpoint: String,
+    /// The endpoint this token belongs to; `None` for the development root token.
+    pub endpoint: Option<String>,
     secret: SecretString,
     digest: [u8; 32],
     /// A non-secret handle for the token, shown by lookup-self and in logs.
     pub accessor: String,
     /// When the token was created.
     pub created: OffsetDateTime,
-    /// When it stops working.
-    pub expires: OffsetDateTime,
+    /// When it stops working; the development root token never expires.
+    pub expires: Option<OffsetDateTime>,
     /// The rules it carries.
     pub acl: Acl,
     /// Names of its policies (`sign-vault-sign`, ...), sorted, as lookup-self shows.
@@ -97,9 +97,27 @@ impl TokenStore {
         Ok(Self { entries })
     }
 
+    /// Adds Vault's development root token: every capability, no expiry. It is
+    /// never stored.
+    pub fn add_root(&mut self, token: SecretString, now: OffsetDateTime) {
+        let digest = token_digest(token.expose());
+        self.entries.push(Arc::new(TokenEntry {
+            endpoint: None,
+            accessor: accessor_of(&digest),
+            digest,
+            created: now,
+            expires: None,
+            acl: Acl::root(),
+            policies: vec!["root".to_owned()],
+            secret: token,
+        }));
+    }
+
     /// The token entry of an endpoint.
     pub fn get(&self, endpoint: &str) -> Option<&Arc<TokenEntry>> {
-        self.entries.iter().find(|e| e.endpoint == endpoint)
+        self.entries
+            .iter()
+            .find(|e| e.endpoint.as_deref() == Some(endpoint))
     }
 
     /// The entry for a presented token, if it is known and not expired at `now`.
@@ -113,7 +131,9 @@ impl TokenStore {
                 found = Some(entry);
             }
         }
-        found.filter(|e| now < e.expires).cloned()
+        found
+            .filter(|e| e.expires.is_none_or(|expires| now < expires))
+            .cloned()
     }
 }
 
@@ -128,12 +148,8 @@ fn load_or_create(
             .map_err(|_| TokenError::Corrupt(endpoint.to_owned()));
     }
 
-    let random = SecretBytes::random(TOKEN_BYTES).map_err(|_| TokenError::Random)?;
     let fresh = StoredToken {
-        token: format!(
-            "{TOKEN_PREFIX}{}",
-            encoding::encode_url_nopad(random.expose())
-        ),
+        token: random_token()?,
         created: now,
     };
     let encoded = Zeroizing::new(
@@ -147,6 +163,18 @@ fn load_or_create(
         .get(&path)?
         .ok_or_else(|| TokenError::Corrupt(endpoint.to_owned()))?;
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Corrupt(endpoint.to_owned()))
+}
+
+/// A new random token: the `vkms.` prefix and 256 bits from the OS CSPRNG.
+///
+/// # Errors
+/// [`TokenError::Random`] when the OS has no randomness to give.
+pub fn random_token() -> Result<String, TokenError> {
+    let random = SecretBytes::random(TOKEN_BYTES).map_err(|_| TokenError::Random)?;
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        encoding::encode_url_nopad(random.expose())
+    ))
 }
 
 fn entry_for(endpoint: &Endpoint, stored: StoredToken) -> TokenEntry {
@@ -167,11 +195,11 @@ fn entry_for(endpoint: &Endpoint, stored: StoredToken) -> TokenEntry {
 
     let digest = token_digest(&stored.token);
     TokenEntry {
-        endpoint: endpoint.id.clone(),
+        endpoint: Some(endpoint.id.clone()),
         accessor: accessor_of(&digest),
         digest,
         created: stored.created,
-        expires: stored.created + TOKEN_TTL,
+        expires: Some(stored.created + TOKEN_TTL),
         acl: Acl::new(rules),
         policies,
         secret: SecretString::new(stored.token),
@@ -207,7 +235,7 @@ mod tests {
     use crate::auth::policy::PolicyKind;
     use crate::config::Entry;
     use crate::crypto::KeyType;
-    use crate::crypto::chacha20_poly1305::ChaChaKey;
+    use crate::crypto::aead::{AeadAlgorithm, AeadKey};
     use crate::storage::sqlite::SqliteStorage;
 
     fn endpoint(id: &str) -> Endpoint {
@@ -221,19 +249,15 @@ mod tests {
         }
     }
 
-    fn barrier(dir: &std::path::Path, master: &ChaChaKey) -> Barrier {
+    fn barrier(dir: &std::path::Path, master: &AeadKey) -> Barrier {
         let storage = Arc::new(SqliteStorage::open(dir).unwrap());
-        Barrier::open(
-            storage,
-            ChaChaKey::from_bytes(master.raw().clone()).unwrap(),
-        )
-        .unwrap()
+        Barrier::open(storage, AeadKey::chacha20(master.raw().clone()).unwrap()).unwrap()
     }
 
     #[test]
     fn tokens_are_stable_across_restarts_and_distinct_per_endpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let master = ChaChaKey::generate().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let now = OffsetDateTime::now_utc();
         let endpoints = [endpoint("a"), endpoint("b")];
 
@@ -249,13 +273,16 @@ mod tests {
     #[test]
     fn tokens_authenticate_until_they_expire() {
         let dir = tempfile::tempdir().unwrap();
-        let master = ChaChaKey::generate().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let now = OffsetDateTime::now_utc();
         let store =
             TokenStore::ensure(&barrier(dir.path(), &master), &[endpoint("a")], now).unwrap();
         let token = store.get("a").unwrap().secret().expose().to_owned();
 
-        assert_eq!(store.authenticate(&token, now).unwrap().endpoint, "a");
+        assert_eq!(
+            store.authenticate(&token, now).unwrap().endpoint.as_deref(),
+            Some("a")
+        );
         assert!(
             store
                 .authenticate(&token, now + TOKEN_TTL - Duration::seconds(1))
@@ -267,9 +294,23 @@ mod tests {
     }
 
     #[test]
+    fn the_root_token_never_expires_and_holds_the_root_policy() {
+        let mut store = TokenStore::default();
+        let now = OffsetDateTime::now_utc();
+        store.add_root(SecretString::new("root".to_owned()), now);
+
+        let root = store
+            .authenticate("root", now + Duration::days(10_000))
+            .unwrap();
+        assert!(root.acl.is_root());
+        assert_eq!(root.policies, vec!["root"]);
+        assert!(store.get("root").is_none(), "root is no endpoint");
+    }
+
+    #[test]
     fn tokens_are_not_stored_in_the_clear() {
         let dir = tempfile::tempdir().unwrap();
-        let master = ChaChaKey::generate().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let store = TokenStore::ensure(
             &barrier(dir.path(), &master),
             &[endpoint("a")],

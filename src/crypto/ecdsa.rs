@@ -15,10 +15,8 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED,
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, ParsedPublicKey,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 
-use super::CryptoError;
+use super::{CryptoError, pem_encode};
 use crate::secret::SecretBytes;
 
 /// Bytes in a P-256 field element and in the group order.
@@ -205,19 +203,6 @@ fn order_sized_digest(digest: &[u8]) -> Result<Digest, CryptoError> {
         sized[SCALAR_LEN - digest.len()..].copy_from_slice(digest);
     }
     Digest::import_less_safe(&sized, &SHA256).map_err(|_| CryptoError::Internal)
-}
-
-/// PEM armour (RFC 7468): base64 in 64-column lines, ending with a newline.
-fn pem_encode(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut pem = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        // Base64 output is ASCII, so every chunk is valid UTF-8.
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str(&format!("-----END {label}-----\n"));
-    pem
 }
 
 #[cfg(test)]

@@ -1,18 +1,26 @@
 //! Cryptographic algorithms, one file per family, all backed by aws-lc-rs.
 //!
-//! - [`hash`]: the hash algorithm names of the transit API and their digests.
-//! - [`chacha20_poly1305`]: the `chacha20-poly1305` AEAD key type.
+//! - [`aead`]: `aes128-gcm96`, `aes256-gcm96` and `chacha20-poly1305`.
+//! - [`rsa`]: `rsa-2048`, `rsa-3072` and `rsa-4096` encryption (RSA-OAEP).
 //! - [`ecdsa`]: the `ecdsa-p256` signing key type.
+//! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
+//! - [`hash`]: the hash algorithm names of the transit API and their digests.
 //!
 //! Nothing here knows about key versions or policies; that is `keyring`'s job.
 
-pub mod chacha20_poly1305;
+pub mod aead;
 pub mod ecdsa;
 pub mod hash;
+pub mod kdf;
+pub mod rsa;
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+
+use aead::AeadAlgorithm;
 
 /// The key types vault-kms serves, named as Vault names them.
 ///
@@ -20,23 +28,51 @@ use serde::{Deserialize, Serialize};
 /// order of these variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum KeyType {
-    /// ECDSA over NIST P-256; the service's `sign` type.
-    #[serde(rename = "ecdsa-p256")]
-    EcdsaP256,
+    /// AES-128-GCM with 96-bit nonces.
+    #[serde(rename = "aes128-gcm96")]
+    Aes128Gcm96,
+    /// AES-256-GCM with 96-bit nonces; Vault's default type.
+    #[serde(rename = "aes256-gcm96")]
+    Aes256Gcm96,
     /// ChaCha20-Poly1305 (RFC 8439); the service's `encrypt` type.
     #[serde(rename = "chacha20-poly1305")]
     Chacha20Poly1305,
+    /// ECDSA over NIST P-256; the service's `sign` type.
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// RSA with a 2048-bit modulus.
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
 }
 
 impl KeyType {
     /// Every supported type, for error messages and tests.
-    pub const ALL: [KeyType; 2] = [KeyType::EcdsaP256, KeyType::Chacha20Poly1305];
+    pub const ALL: [KeyType; 7] = [
+        KeyType::Aes128Gcm96,
+        KeyType::Aes256Gcm96,
+        KeyType::Chacha20Poly1305,
+        KeyType::EcdsaP256,
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+    ];
 
     /// The Vault name of the type.
     pub fn as_str(self) -> &'static str {
         match self {
-            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::Aes128Gcm96 => "aes128-gcm96",
+            KeyType::Aes256Gcm96 => "aes256-gcm96",
             KeyType::Chacha20Poly1305 => "chacha20-poly1305",
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa3072 => "rsa-3072",
+            KeyType::Rsa4096 => "rsa-4096",
         }
     }
 
@@ -45,19 +81,39 @@ impl KeyType {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    /// Whether encrypt, decrypt, rewrap and datakey work with this type.
-    pub fn supports_encryption(self) -> bool {
-        matches!(self, KeyType::Chacha20Poly1305)
+    /// The AEAD algorithm of a symmetric type.
+    pub fn aead(self) -> Option<AeadAlgorithm> {
+        match self {
+            KeyType::Aes128Gcm96 => Some(AeadAlgorithm::Aes128Gcm),
+            KeyType::Aes256Gcm96 => Some(AeadAlgorithm::Aes256Gcm),
+            KeyType::Chacha20Poly1305 => Some(AeadAlgorithm::Chacha20Poly1305),
+            _ => None,
+        }
     }
 
-    /// Whether sign and verify work with this type.
+    /// The modulus size of an RSA type, in bits.
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            KeyType::Rsa2048 => Some(2048),
+            KeyType::Rsa3072 => Some(3072),
+            KeyType::Rsa4096 => Some(4096),
+            _ => None,
+        }
+    }
+
+    /// Whether encrypt, decrypt, rewrap and datakey work with this type.
+    pub fn supports_encryption(self) -> bool {
+        self.aead().is_some() || self.rsa_bits().is_some()
+    }
+
+    /// Whether sign and verify work with this type (as Vault reports it).
     pub fn supports_signing(self) -> bool {
-        matches!(self, KeyType::EcdsaP256)
+        matches!(self, KeyType::EcdsaP256) || self.rsa_bits().is_some()
     }
 
     /// Whether the type can derive per-context keys (Vault's `derived` flag).
     pub fn supports_derivation(self) -> bool {
-        matches!(self, KeyType::Chacha20Poly1305)
+        self.aead().is_some()
     }
 }
 
@@ -76,6 +132,9 @@ pub enum CryptoError {
     /// Authentication of a ciphertext failed (wrong key, tampering, wrong AAD).
     #[error("message authentication failed")]
     Authentication,
+    /// A plaintext is longer than an RSA key can encrypt.
+    #[error("message too long for RSA key size")]
+    MessageTooLong,
     /// A sealed payload is shorter than its nonce.
     #[error("ciphertext is too short")]
     Truncated,
@@ -93,4 +152,17 @@ pub enum CryptoError {
 /// [`CryptoError::Internal`] when the OS has no randomness to give.
 pub fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
     getrandom::fill(buf).map_err(|_| CryptoError::Internal)
+}
+
+/// PEM armour (RFC 7468): base64 in 64-column lines, ending with a newline.
+pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        // Base64 output is ASCII, so every chunk is valid UTF-8.
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
 }

@@ -152,7 +152,7 @@ async fn dispatch(
 
     match route {
         Route::LookupSelf => token::lookup_self(service, &token),
-        Route::Transit(transit) => transit::handle(service, transit, params).await,
+        Route::Transit(transit) => transit::handle(service, transit, operation, params).await,
     }
 }
 

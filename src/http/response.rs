@@ -20,6 +20,16 @@ struct Envelope<'a, T: Serialize> {
 
 /// A 200 answer with `data` in the envelope; empty `warnings` render as `null`.
 pub fn envelope<T: Serialize>(data: &T, warnings: &[String]) -> Response {
+    envelope_with_status(StatusCode::OK, data, warnings)
+}
+
+/// An answer with `data` in the envelope and another status, as Vault sends for
+/// batches with failed items.
+pub fn envelope_with_status<T: Serialize>(
+    status: StatusCode,
+    data: &T,
+    warnings: &[String],
+) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let envelope = Envelope {
         request_id: &request_id,
@@ -31,7 +41,7 @@ pub fn envelope<T: Serialize>(data: &T, warnings: &[String]) -> Response {
         warnings: (!warnings.is_empty()).then_some(warnings),
         auth: None,
     };
-    json_response(StatusCode::OK, &envelope)
+    json_response(status, &envelope)
 }
 
 /// 204 with no body, as Vault answers requests that return nothing.

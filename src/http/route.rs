@@ -68,6 +68,8 @@ pub enum Route<'a> {
 /// The transit routes, each with the key name it acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transit<'a> {
+    /// `keys` (list).
+    Keys,
     /// `keys/:name`.
     Key(&'a str),
     /// `keys/:name/rotate`.
@@ -105,11 +107,15 @@ impl<'a> Route<'a> {
 
     /// Whether the route answers `operation`.
     pub fn allows(self, operation: Operation) -> bool {
-        let wanted = match self {
-            Route::LookupSelf | Route::Transit(Transit::Key(_)) => Operation::Read,
-            Route::Transit(_) => Operation::Update,
-        };
-        operation == wanted
+        match self {
+            Route::LookupSelf => operation == Operation::Read,
+            Route::Transit(Transit::Keys) => operation == Operation::List,
+            Route::Transit(Transit::Key(_)) => matches!(
+                operation,
+                Operation::Read | Operation::Update | Operation::Delete
+            ),
+            Route::Transit(_) => operation == Operation::Update,
+        }
     }
 
     /// A label for log lines, free of key names and parameters.
@@ -117,6 +123,7 @@ impl<'a> Route<'a> {
         match self {
             Route::LookupSelf => "auth/token/lookup-self",
             Route::Transit(t) => match t {
+                Transit::Keys => "transit/keys",
                 Transit::Key(_) => "transit/keys/:name",
                 Transit::Rotate(_) => "transit/keys/:name/rotate",
                 Transit::Config(_) => "transit/keys/:name/config",
@@ -132,6 +139,9 @@ impl<'a> Route<'a> {
 
 impl<'a> Transit<'a> {
     fn parse(rest: &'a str) -> Option<Self> {
+        if rest == "keys" || rest == "keys/" {
+            return Some(Transit::Keys);
+        }
         let (family, tail) = rest.split_once('/')?;
         let (name, after) = match tail.split_once('/') {
             Some((name, after)) => (name, Some(after)),
@@ -154,9 +164,10 @@ impl<'a> Transit<'a> {
         })
     }
 
-    /// The key the route acts on.
-    pub fn key(self) -> &'a str {
+    /// The key the route acts on, if it names one.
+    pub fn key(self) -> Option<&'a str> {
         match self {
+            Transit::Keys => None,
             Transit::Key(n)
             | Transit::Rotate(n)
             | Transit::Config(n)
@@ -164,7 +175,7 @@ impl<'a> Transit<'a> {
             | Transit::Decrypt(n)
             | Transit::Rewrap(n)
             | Transit::Sign(n, _)
-            | Transit::Verify(n, _) => n,
+            | Transit::Verify(n, _) => Some(n),
         }
     }
 }
@@ -231,7 +242,11 @@ mod tests {
     fn routes_answer_only_their_methods() {
         let key = Route::Transit(Transit::Key("k"));
         let encrypt = Route::Transit(Transit::Encrypt("k"));
-        assert!(key.allows(Operation::Read) && !key.allows(Operation::Update));
+        let keys = Route::Transit(Transit::Keys);
+        assert!(key.allows(Operation::Read) && key.allows(Operation::Delete));
+        assert!(!key.allows(Operation::List));
+        assert!(keys.allows(Operation::List) && !keys.allows(Operation::Read));
+        assert_eq!(Route::parse("transit/keys/").unwrap(), keys);
         assert!(encrypt.allows(Operation::Update) && !encrypt.allows(Operation::Read));
         assert_eq!(Operation::of(&Method::GET, true), Operation::List);
         assert_eq!(

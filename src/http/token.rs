@@ -20,11 +20,11 @@ struct LookupSelf<'a> {
     creation_ttl: i64,
     display_name: &'static str,
     entity_id: &'static str,
-    expire_time: String,
+    expire_time: Option<String>,
     explicit_max_ttl: i64,
     id: &'a str,
     issue_time: String,
-    meta: BTreeMap<&'static str, &'a str>,
+    meta: Option<BTreeMap<&'static str, &'a str>>,
     num_uses: u32,
     orphan: bool,
     path: &'static str,
@@ -45,20 +45,25 @@ pub fn lookup_self(service: &Service, token: &TokenEntry) -> Result<Response, Ap
     let data = LookupSelf {
         accessor: &token.accessor,
         creation_time: token.created.unix_timestamp(),
-        creation_ttl: TOKEN_TTL.whole_seconds(),
+        creation_ttl: token.expires.map_or(0, |_| TOKEN_TTL.whole_seconds()),
         display_name: "token",
         entity_id: "",
-        expire_time: format(token.expires)?,
+        expire_time: token.expires.map(format).transpose()?,
         explicit_max_ttl: 0,
         id: token.secret().expose(),
         issue_time: format(token.created)?,
-        meta: BTreeMap::from([("endpoint", token.endpoint.as_str())]),
+        meta: token
+            .endpoint
+            .as_deref()
+            .map(|endpoint| BTreeMap::from([("endpoint", endpoint)])),
         num_uses: 0,
         orphan: true,
         path: "auth/token/create",
         policies: &token.policies,
         renewable: false,
-        ttl: (token.expires - now).whole_seconds().max(0),
+        ttl: token
+            .expires
+            .map_or(0, |expires| (expires - now).whole_seconds().max(0)),
         token_type: "service",
     };
     Ok(envelope(&data, &[]))

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::crypto::chacha20_poly1305::ChaChaKey;
+use crate::crypto::aead::AeadKey;
 use crate::crypto::ecdsa::EcdsaP256Key;
+use crate::crypto::rsa::RsaKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
 
@@ -16,10 +17,12 @@ pub const HMAC_KEY_LEN: usize = 32;
 /// The loaded, ready-to-use material of one key version.
 #[derive(Debug)]
 pub enum KeyMaterial {
-    /// A ChaCha20-Poly1305 key.
-    Chacha20Poly1305(ChaChaKey),
+    /// An AES-GCM or ChaCha20-Poly1305 key.
+    Aead(AeadKey),
     /// An ECDSA P-256 key pair (boxed: it holds several prepared contexts).
     EcdsaP256(Box<EcdsaP256Key>),
+    /// An RSA key pair.
+    Rsa(Box<RsaKey>),
 }
 
 impl KeyMaterial {
@@ -28,10 +31,13 @@ impl KeyMaterial {
     /// # Errors
     /// [`CryptoError`] when generation fails.
     pub fn generate(key_type: KeyType) -> Result<Self, CryptoError> {
-        Ok(match key_type {
-            KeyType::Chacha20Poly1305 => Self::Chacha20Poly1305(ChaChaKey::generate()?),
-            KeyType::EcdsaP256 => Self::EcdsaP256(Box::new(EcdsaP256Key::generate()?)),
-        })
+        if let Some(algorithm) = key_type.aead() {
+            return Ok(Self::Aead(AeadKey::generate(algorithm)?));
+        }
+        if let Some(bits) = key_type.rsa_bits() {
+            return Ok(Self::Rsa(Box::new(RsaKey::generate(bits)?)));
+        }
+        Ok(Self::EcdsaP256(Box::new(EcdsaP256Key::generate()?)))
     }
 
     /// Loads material of `key_type` from its stored bytes (raw key or PKCS#8).
@@ -39,17 +45,25 @@ impl KeyMaterial {
     /// # Errors
     /// [`CryptoError::MalformedKey`] when the bytes do not fit the type.
     pub fn from_stored(key_type: KeyType, bytes: SecretBytes) -> Result<Self, CryptoError> {
-        Ok(match key_type {
-            KeyType::Chacha20Poly1305 => Self::Chacha20Poly1305(ChaChaKey::from_bytes(bytes)?),
-            KeyType::EcdsaP256 => Self::EcdsaP256(Box::new(EcdsaP256Key::from_pkcs8(bytes)?)),
-        })
+        if let Some(algorithm) = key_type.aead() {
+            return Ok(Self::Aead(AeadKey::from_bytes(algorithm, bytes)?));
+        }
+        if let Some(bits) = key_type.rsa_bits() {
+            let key = RsaKey::from_pkcs8(bytes)?;
+            if key.bits() != bits {
+                return Err(CryptoError::MalformedKey);
+            }
+            return Ok(Self::Rsa(Box::new(key)));
+        }
+        Ok(Self::EcdsaP256(Box::new(EcdsaP256Key::from_pkcs8(bytes)?)))
     }
 
     /// The bytes to store: the raw key, or PKCS#8 for key pairs.
     pub fn stored_bytes(&self) -> &SecretBytes {
         match self {
-            Self::Chacha20Poly1305(key) => key.raw(),
+            Self::Aead(key) => key.raw(),
             Self::EcdsaP256(key) => key.pkcs8(),
+            Self::Rsa(key) => key.pkcs8(),
         }
     }
 }
@@ -174,6 +188,10 @@ pub struct NamedKey {
     pub key_type: KeyType,
     /// Policy settings.
     pub settings: KeySettings,
+    /// Whether every operation derives a per-context key (Vault's `derived`).
+    pub derived: bool,
+    /// Whether encryption is deterministic per context and plaintext.
+    pub convergent: bool,
     /// Every version, keyed by number; the highest is the latest.
     pub versions: BTreeMap<u32, Arc<KeyVersion>>,
 }
@@ -193,6 +211,8 @@ impl NamedKey {
             name: name.to_owned(),
             key_type,
             settings: KeySettings::default(),
+            derived: false,
+            convergent: false,
             versions: BTreeMap::from([(1, Arc::new(first))]),
         })
     }

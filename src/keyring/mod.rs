@@ -1,5 +1,6 @@
 //! The keyring: every named key, held in memory and persisted through the barrier.
 //!
+//! - [`cipher`]: encryption and decryption with derivation, convergence and RSA.
 //! - [`key`]: a named key's versions and the version rules of each operation.
 //! - [`stored`]: the persisted form of a key.
 //! - [`versioned`]: the `vault:vN:` strings that carry ciphertexts and signatures.
@@ -8,6 +9,7 @@
 //! (rotate, config) is serialized per key, written durably, and only then made
 //! visible, so a 2xx answer for a change means it is on disk.
 
+pub mod cipher;
 pub mod key;
 pub mod stored;
 pub mod versioned;
@@ -56,6 +58,34 @@ pub enum KeyringError {
     /// The blocking write task did not finish.
     #[error("storage write task failed")]
     WriteTask,
+}
+
+/// What a key created over the API looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewKey {
+    /// Its type.
+    pub key_type: KeyType,
+    /// Whether operations derive per-context keys.
+    pub derived: bool,
+    /// Whether encryption is convergent (requires `derived`).
+    pub convergent: bool,
+    /// Whether the key material may be exported.
+    pub exportable: bool,
+    /// Whether a plaintext backup may be taken.
+    pub allow_plaintext_backup: bool,
+}
+
+impl NewKey {
+    /// A plain key of `key_type` with every option off.
+    pub fn of(key_type: KeyType) -> Self {
+        Self {
+            key_type,
+            derived: false,
+            convergent: false,
+            exportable: false,
+            allow_plaintext_backup: false,
+        }
+    }
 }
 
 /// One key's current snapshot and the lock that serializes its changes.
@@ -182,6 +212,79 @@ impl Keyring {
         })
     }
 
+    /// Creates a key unless one of that name exists; returns the key and whether this
+    /// call created it. Generation (slow for RSA) and the write run on a blocking
+    /// thread; the key is on disk before it is visible.
+    ///
+    /// # Errors
+    /// [`KeyringError`] when generation or storage fails.
+    pub async fn create(
+        &self,
+        name: &str,
+        new: NewKey,
+    ) -> Result<(Arc<NamedKey>, bool), KeyringError> {
+        if let Some(existing) = self.get(name) {
+            return Ok((existing, false));
+        }
+
+        let barrier = self.barrier.clone();
+        let now = self.clock.now();
+        let owned_name = name.to_owned();
+        let (key, created) = tokio::task::spawn_blocking(move || {
+            let mut key = NamedKey::generate(&owned_name, new.key_type, now)?;
+            key.derived = new.derived;
+            key.convergent = new.convergent;
+            key.settings.exportable = new.exportable;
+            key.settings.allow_plaintext_backup = new.allow_plaintext_backup;
+            let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
+            if barrier.put_if_absent(&stored::path(&owned_name), &encoded)? {
+                return Ok((key, true));
+            }
+            let stored = Self::read(&barrier, &owned_name)?.ok_or(KeyringError::NotFound)?;
+            Ok::<_, KeyringError>((stored, false))
+        })
+        .await
+        .map_err(|_| KeyringError::WriteTask)??;
+
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        let slot = slots
+            .entry(name.to_owned())
+            .or_insert_with(|| Slot::new(key));
+        Ok((slot.snapshot(), created))
+    }
+
+    /// Removes a key and all its versions, durably. The caller checks that deletion
+    /// is allowed.
+    ///
+    /// # Errors
+    /// [`KeyringError::NotFound`] for a missing key, or a storage failure.
+    pub async fn delete(&self, name: &str) -> Result<(), KeyringError> {
+        let slot = {
+            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+            slots.get(name).cloned().ok_or(KeyringError::NotFound)?
+        };
+        let _writer = slot.writer.lock().await;
+
+        let barrier = self.barrier.clone();
+        let path = stored::path(name);
+        tokio::task::spawn_blocking(move || barrier.delete(&path))
+            .await
+            .map_err(|_| KeyringError::WriteTask)??;
+        self.slots
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        Ok(())
+    }
+
+    /// Every key name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<String> = slots.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// Applies `change` to a key and persists the result before it becomes visible.
     ///
     /// Changes to one key run one at a time. If `change` fails, or the write fails,
@@ -230,12 +333,12 @@ impl Keyring {
 mod tests {
     use super::*;
     use crate::clock::SystemClock;
-    use crate::crypto::chacha20_poly1305::ChaChaKey;
+    use crate::crypto::aead::{AeadAlgorithm, AeadKey};
     use crate::storage::sqlite::SqliteStorage;
 
-    fn open(dir: &std::path::Path, master: &ChaChaKey) -> Keyring {
+    fn open(dir: &std::path::Path, master: &AeadKey) -> Keyring {
         let storage = Arc::new(SqliteStorage::open(dir).unwrap());
-        let master = ChaChaKey::from_bytes(master.raw().clone()).unwrap();
+        let master = AeadKey::chacha20(master.raw().clone()).unwrap();
         let barrier = Barrier::open(storage, master).unwrap();
         Keyring::load(barrier, Arc::new(SystemClock)).unwrap()
     }
@@ -243,7 +346,7 @@ mod tests {
     #[tokio::test]
     async fn rotations_persist_across_reloads() {
         let dir = tempfile::tempdir().unwrap();
-        let master = ChaChaKey::generate().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let ring = open(dir.path(), &master);
 
         assert!(ring.ensure("app", KeyType::Chacha20Poly1305).unwrap());
@@ -258,7 +361,7 @@ mod tests {
     #[tokio::test]
     async fn a_declared_type_that_differs_from_the_stored_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let master = ChaChaKey::generate().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let ring = open(dir.path(), &master);
         ring.ensure("k", KeyType::EcdsaP256).unwrap();
 
@@ -273,7 +376,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_change_leaves_the_key_untouched() {
         let dir = tempfile::tempdir().unwrap();
-        let master = ChaChaKey::generate().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let ring = open(dir.path(), &master);
         ring.ensure("k", KeyType::Chacha20Poly1305).unwrap();
 

@@ -31,6 +31,10 @@ struct StoredKey {
     deletion_allowed: bool,
     exportable: bool,
     allow_plaintext_backup: bool,
+    #[serde(default)]
+    derived: bool,
+    #[serde(default)]
+    convergent_encryption: bool,
     versions: BTreeMap<u32, StoredVersion>,
 }
 
@@ -57,6 +61,8 @@ pub fn encode(key: &NamedKey) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
         deletion_allowed: key.settings.deletion_allowed,
         exportable: key.settings.exportable,
         allow_plaintext_backup: key.settings.allow_plaintext_backup,
+        derived: key.derived,
+        convergent_encryption: key.convergent,
         versions: key
             .versions
             .iter()
@@ -115,6 +121,8 @@ pub fn decode(bytes: &[u8]) -> Result<NamedKey, DecodeError> {
             exportable: stored.exportable,
             allow_plaintext_backup: stored.allow_plaintext_backup,
         },
+        derived: stored.derived,
+        convergent: stored.convergent_encryption,
         versions,
     })
 }
@@ -172,7 +180,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let key = NamedKey::generate("k", KeyType::Chacha20Poly1305, now).unwrap();
         let text = String::from_utf8(encode(&key).unwrap().to_vec()).unwrap();
-        let swapped = text.replace("chacha20-poly1305", "ecdsa-p256");
+        let swapped = text.replace("chacha20-poly1305", "rsa-2048");
 
         assert!(matches!(
             decode(swapped.as_bytes()),

@@ -6,7 +6,9 @@
 //! once the record is durable.
 //!
 //! - [`sqlite`]: the embedded default, one SQLite database in the data dir.
+//! - [`memory`]: a map in memory, for throwaway development servers.
 
+pub mod memory;
 pub mod sqlite;
 
 /// A failure of the storage backend.

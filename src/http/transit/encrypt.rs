@@ -1,7 +1,8 @@
-//! `encrypt/:name`, `decrypt/:name` and `rewrap/:name`.
+//! `encrypt/:name`, single or batch, creating the key when it does not exist
+//! (Vault's upsert, for tokens with the `create` capability).
 //!
-//! Plaintext travels base64-encoded both ways; ciphertexts are
-//! `<prefix>:vN:base64(nonce || ciphertext || tag)`, Vault's layout.
+//! Plaintext travels base64-encoded; ciphertexts are `<prefix>:vN:base64(payload)`
+//! with Vault's payload layout, so they move between the two servers unchanged.
 
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -9,14 +10,16 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::NAME_FROM_PATH;
-use crate::crypto::CryptoError;
+use super::batch::{self, Item, Outcome};
+use crate::crypto::KeyType;
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString, present};
 use crate::http::response::envelope;
-use crate::keyring::NamedKey;
-use crate::keyring::key::{KeyMaterial, Purpose, ValueKind};
+use crate::keyring::cipher::{self, CipherError};
+use crate::keyring::key::Purpose;
 use crate::keyring::versioned::Prefix;
+use crate::keyring::{NamedKey, NewKey};
 use crate::service::Service;
 
 #[derive(Deserialize)]
@@ -33,202 +36,236 @@ struct EncryptRequest {
     batch_input: Option<Value>,
 }
 
-#[derive(Deserialize)]
-struct DecryptRequest {
-    ciphertext: Option<WeakString>,
-    context: Option<WeakString>,
-    associated_data: Option<WeakString>,
-    partial_failure_response_code: Option<WeakInt>,
-    batch_input: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct RewrapRequest {
-    ciphertext: Option<WeakString>,
-    context: Option<WeakString>,
-    key_version: Option<WeakInt>,
-    batch_input: Option<Value>,
-}
-
+/// A ciphertext answer, single or as a batch item.
 #[derive(Serialize)]
-struct Sealed {
-    ciphertext: String,
-    key_version: u32,
+pub(super) struct Sealed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ciphertext: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_version: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Opened {
-    plaintext: String,
+impl Sealed {
+    pub(super) fn new(ciphertext: String, key_version: u32) -> Self {
+        Self {
+            ciphertext: Some(ciphertext),
+            error: None,
+            key_version: Some(key_version),
+            reference: None,
+        }
+    }
+
+    pub(super) fn with_reference(mut self, reference: Option<String>) -> Self {
+        self.reference = reference;
+        self
+    }
+
+    pub(super) fn failed(error: String, reference: Option<String>) -> Self {
+        Self {
+            ciphertext: None,
+            error: Some(error),
+            key_version: None,
+            reference,
+        }
+    }
 }
 
-/// Refuses `batch_input`, which this version does not process.
-fn refuse_batch(batch: Option<&Value>) -> Result<(), ApiError> {
-    match batch {
-        None | Some(Value::Null) => Ok(()),
-        Some(_) => Err(ApiError::bad_request(
-            "batch_input is not supported by vault-kms yet; send one item per request",
-        )),
+/// The failure of one item: its message and how it counts for the status rule.
+pub(super) struct ItemError {
+    pub(super) message: String,
+    pub(super) outcome: Outcome,
+}
+
+impl ItemError {
+    pub(super) fn client(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            outcome: Outcome::ClientError,
+        }
+    }
+
+    /// The single-request answer for this failure.
+    pub(super) fn into_api_error(self) -> ApiError {
+        match self.outcome {
+            Outcome::InternalError => ApiError::Wrapped(self.message),
+            _ => ApiError::BadRequest(self.message),
+        }
+    }
+}
+
+impl From<CipherError> for ItemError {
+    fn from(err: CipherError) -> Self {
+        let outcome = match &err {
+            CipherError::AssociatedDataNotSupported(_) => Outcome::Ignored,
+            e if e.is_client_error() => Outcome::ClientError,
+            _ => Outcome::InternalError,
+        };
+        Self {
+            message: err.to_string(),
+            outcome,
+        }
     }
 }
 
 /// `POST encrypt/:name`.
 ///
 /// # Errors
-/// 400 with Vault's message for bad input, version or key type.
-pub fn encrypt(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
+/// 400 with Vault's message for bad input, version or key type; batch failures
+/// answer with the batch status rule instead.
+pub async fn encrypt(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
     let (request, warnings) = params.decode_unprefixed::<EncryptRequest>(NAME_FROM_PATH)?;
-    refuse_batch(request.batch_input.as_ref())?;
-    // `type`, `convergent_encryption` and `partial_failure_response_code` only matter
-    // when encrypt creates a key or handles a batch, which this version does not do.
-    let _ = (
-        request.key_type,
-        request.convergent_encryption,
-        request.partial_failure_response_code,
-    );
 
-    let plaintext = request
-        .plaintext
-        .ok_or_else(|| ApiError::bad_request("missing plaintext to encrypt"))?;
-    let plaintext = Zeroizing::new(
-        encoding::decode_std(&plaintext.0).map_err(|e| ApiError::bad_request(e.to_string()))?,
-    );
-    decode_context(request.context.as_ref())?;
-
-    let key = service
-        .keyring
-        .get(name)
-        .ok_or_else(|| ApiError::bad_request("encryption key not found"))?;
-    let aad = associated_data(request.associated_data.as_ref())?;
-    let sealed = seal(
-        &key,
-        &service.config.prefix,
-        &plaintext,
-        &aad,
-        request.key_version,
-    )?;
-    Ok(envelope(&sealed, &warnings))
-}
-
-/// `POST decrypt/:name`.
-///
-/// # Errors
-/// 400 with Vault's message for malformed, retired or tampered ciphertexts.
-pub fn decrypt(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
-    let (request, warnings) = params.decode::<DecryptRequest>(NAME_FROM_PATH)?;
-    refuse_batch(request.batch_input.as_ref())?;
-    let _ = request.partial_failure_response_code;
-
-    let ciphertext = required_ciphertext(request.ciphertext.as_ref())?;
-    decode_context(request.context.as_ref())?;
-    let key = service
-        .keyring
-        .get(name)
-        .ok_or_else(|| ApiError::bad_request("encryption key not found"))?;
-    let aad = associated_data(request.associated_data.as_ref())?;
-
-    let plaintext = open(&key, &service.config.prefix, ciphertext, &aad)?;
-    let opened = Opened {
-        plaintext: encoding::encode_std(&plaintext),
+    let batch = request.batch_input.as_ref().filter(|b| !b.is_null());
+    let items = match batch {
+        Some(batch) => batch::parse(batch, "plaintext", Some("missing plaintext to encrypt"))?,
+        None => {
+            let Some(plaintext) = request.plaintext else {
+                return Err(ApiError::bad_request("missing plaintext to encrypt"));
+            };
+            vec![Item {
+                value: Some(plaintext.0),
+                context: request.context.map(|c| c.0),
+                associated_data: request.associated_data.map(|a| a.0),
+                key_version: request.key_version.map_or(0, |v| v.0),
+                reference: String::new(),
+            }]
+        }
     };
-    Ok(envelope(&opened, &warnings))
-}
+    batch::check_contexts(&items)?;
 
-/// `POST rewrap/:name`: decrypts and encrypts again under the requested (default:
-/// latest) version, without the plaintext leaving the server.
-///
-/// # Errors
-/// The errors of decrypt, then those of encrypt.
-pub fn rewrap(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
-    let (request, warnings) = params.decode::<RewrapRequest>(NAME_FROM_PATH)?;
-    refuse_batch(request.batch_input.as_ref())?;
-
-    let ciphertext = required_ciphertext(request.ciphertext.as_ref())?;
-    decode_context(request.context.as_ref())?;
-    let key = service
-        .keyring
-        .get(name)
-        .ok_or_else(|| ApiError::bad_request("encryption key not found"))?;
+    let key = match service.keyring.get(name) {
+        Some(key) => key,
+        None => {
+            upsert(
+                service,
+                name,
+                &request.key_type,
+                request.convergent_encryption,
+                &items,
+            )
+            .await?
+        }
+    };
 
     let prefix = &service.config.prefix;
-    let plaintext = open(&key, prefix, ciphertext, &[])?;
-    let sealed = seal(&key, prefix, &plaintext, &[], request.key_version)?;
-    Ok(envelope(&sealed, &warnings))
-}
-
-fn required_ciphertext(ciphertext: Option<&WeakString>) -> Result<&str, ApiError> {
-    match ciphertext {
-        Some(c) if !c.0.is_empty() => Ok(&c.0),
-        _ => Err(ApiError::bad_request("missing ciphertext to decrypt")),
+    if batch.is_none() {
+        let item = &items[0];
+        let sealed = encrypt_item(&key, prefix, item).map_err(ItemError::into_api_error)?;
+        return Ok(envelope(&sealed, &warnings));
     }
-}
 
-/// Checks that a `context` is base64. Keys of the types served here are not
-/// derived, so the context is not used further, as in Vault.
-fn decode_context(context: Option<&WeakString>) -> Result<(), ApiError> {
-    if let Some(context) = context {
-        encoding::decode_std(&context.0).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut results = Vec::with_capacity(items.len());
+    let mut outcomes = Vec::with_capacity(items.len());
+    for item in &items {
+        let reference = Some(item.reference.clone());
+        match encrypt_item(&key, prefix, item) {
+            Ok(sealed) => {
+                results.push(sealed.with_reference(reference));
+                outcomes.push(Outcome::Success);
+            }
+            Err(err) => {
+                outcomes.push(err.outcome);
+                results.push(Sealed::failed(err.message, reference));
+            }
+        }
     }
-    Ok(())
+    let code = request.partial_failure_response_code.map(|c| c.0);
+    Ok(batch::respond(&results, &outcomes, code, warnings))
 }
 
-fn associated_data(value: Option<&WeakString>) -> Result<Vec<u8>, ApiError> {
-    let Some(value) = value else {
-        return Ok(Vec::new());
+fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, ItemError> {
+    let plaintext = decode(item.value.as_deref().unwrap_or_default())?;
+    let context = item.context.as_deref().map(decode).transpose()?;
+    let aad = associated_data(item.associated_data.as_deref())?;
+
+    let (number, version) = key
+        .version_for(Purpose::Encryption, item.key_version)
+        .map_err(|e| ItemError::client(e.to_string()))?;
+    let payload = cipher::encrypt(
+        key,
+        version,
+        &plaintext,
+        context.as_deref().map(Vec::as_slice),
+        aad.as_deref(),
+    )?;
+    Ok(Sealed::new(
+        prefix.format(number, &encoding::encode_std(&payload)),
+        number,
+    ))
+}
+
+/// Decodes base64 request data, with Go's error text.
+pub(super) fn decode(text: &str) -> Result<Zeroizing<Vec<u8>>, ItemError> {
+    encoding::decode_std(text)
+        .map(Zeroizing::new)
+        .map_err(|e| ItemError::client(e.to_string()))
+}
+
+/// Decodes `associated_data`; Vault reports a bad one as an internal error.
+pub(super) fn associated_data(value: Option<&str>) -> Result<Option<Vec<u8>>, ItemError> {
+    value
+        .map(|text| {
+            encoding::decode_std(text).map_err(|e| ItemError {
+                message: format!(
+                    "unable to get associated_data/additional_data from factory[0]: {e}"
+                ),
+                outcome: Outcome::InternalError,
+            })
+        })
+        .transpose()
+}
+
+/// Creates the key an encrypt names, with Vault's rules for the upsert.
+async fn upsert(
+    service: &Service,
+    name: &str,
+    requested_type: &Option<WeakString>,
+    convergent: Option<WeakBool>,
+    items: &[Item],
+) -> Result<std::sync::Arc<NamedKey>, ApiError> {
+    let type_name = requested_type
+        .as_ref()
+        .map(|t| t.0.as_str())
+        .filter(|t| !t.is_empty())
+        .unwrap_or("aes256-gcm96");
+    let key_type = match KeyType::from_vault_name(type_name) {
+        Some(t) if t.aead().is_some() => t,
+        _ if type_name.starts_with("ecdsa-") => {
+            return Err(ApiError::bad_request(format!(
+                "key type {type_name} not supported for this operation"
+            )));
+        }
+        _ if type_name == "xchacha20-poly1305" => {
+            return Err(ApiError::bad_request(format!(
+                "key type {type_name} is not supported by vault-kms yet"
+            )));
+        }
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "unknown key type {type_name}"
+            )));
+        }
     };
-    // Vault reports this one as an internal error, wrapped.
-    encoding::decode_std(&value.0).map_err(|e| {
-        ApiError::Wrapped(format!(
-            "unable to get associated_data/additional_data from factory[0]: {e}"
-        ))
-    })
-}
 
-fn seal(
-    key: &NamedKey,
-    prefix: &Prefix,
-    plaintext: &[u8],
-    aad: &[u8],
-    requested: Option<WeakInt>,
-) -> Result<Sealed, ApiError> {
-    let requested = requested.map_or(0, |v| v.0);
-    let (number, version) = key.version_for(Purpose::Encryption, requested)?;
-    let KeyMaterial::Chacha20Poly1305(cipher) = &version.material else {
-        return Err(ApiError::bad_request(format!(
-            "message encryption not supported for key type {}",
-            key.key_type
-        )));
-    };
-    let payload = cipher.seal(plaintext, aad).map_err(ApiError::internal)?;
-    Ok(Sealed {
-        ciphertext: prefix.format(number, &encoding::encode_std(&payload)),
-        key_version: number,
-    })
-}
-
-fn open(
-    key: &NamedKey,
-    prefix: &Prefix,
-    ciphertext: &str,
-    aad: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    if !key.key_type.supports_encryption() {
-        return Err(ApiError::bad_request(format!(
-            "message decryption not supported for key type {}",
-            key.key_type
-        )));
+    let derived = items.first().is_some_and(|i| i.context.is_some());
+    let convergent = convergent.is_some_and(|c| c.0);
+    if convergent && !derived {
+        return Err(ApiError::bad_request(
+            "convergent encryption requires derivation to be enabled, so context is required",
+        ));
     }
-    let value = prefix
-        .parse(ciphertext)
-        .map_err(|e| ApiError::bad_request(e.message("ciphertext")))?;
-    let (_, version) = key.version_of(ValueKind::Ciphertext, value.version)?;
-    let payload = encoding::decode_std(value.payload)
-        .map_err(|_| ApiError::bad_request("invalid ciphertext: could not decode base64"))?;
-
-    let KeyMaterial::Chacha20Poly1305(cipher) = &version.material else {
-        return Err(ApiError::internal("encryption key holds no cipher"));
+    let new = NewKey {
+        derived,
+        convergent,
+        ..NewKey::of(key_type)
     };
-    cipher.open(&payload, aad).map_err(|e| match e {
-        CryptoError::Truncated => ApiError::bad_request("invalid ciphertext length"),
-        _ => ApiError::bad_request("chacha20poly1305: message authentication failed"),
-    })
+    let (key, created) = service.keyring.create(name, new).await?;
+    if created {
+        tracing::info!(key = %name, key_type = %key_type, "created key on encrypt");
+    }
+    Ok(key)
 }

@@ -1,4 +1,5 @@
-//! `keys/:name` (read), `keys/:name/rotate` and `keys/:name/config`.
+//! `keys` (list), `keys/:name` (create, read, delete), `keys/:name/rotate` and
+//! `keys/:name/config`.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +12,9 @@ use crate::crypto::KeyType;
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
-use crate::http::response::envelope;
-use crate::keyring::NamedKey;
+use crate::http::response::{envelope, no_content};
 use crate::keyring::key::KeyMaterial;
+use crate::keyring::{NamedKey, NewKey};
 use crate::service::Service;
 
 /// The key description that reads and changes answer with; members in Vault's
@@ -22,10 +23,16 @@ use crate::service::Service;
 struct KeyDescription<'a> {
     allow_plaintext_backup: bool,
     auto_rotate_period: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    convergent_encryption: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    convergent_encryption_version: Option<i64>,
     deletion_allowed: bool,
     derived: bool,
     exportable: bool,
     imported_key: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kdf: Option<&'static str>,
     keys: BTreeMap<String, VersionDescription>,
     latest_version: u32,
     min_available_version: u32,
@@ -58,19 +65,21 @@ enum VersionDescription {
 fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
     let mut keys = BTreeMap::new();
     for (number, version) in key.visible_versions() {
-        let description = match &version.material {
-            KeyMaterial::Chacha20Poly1305(_) => {
-                VersionDescription::Symmetric(version.created.unix_timestamp())
-            }
-            KeyMaterial::EcdsaP256(pair) => VersionDescription::Asymmetric {
+        let asymmetric = |name: &'static str, public_key: &str| {
+            Ok::<_, ApiError>(VersionDescription::Asymmetric {
                 certificate_chain: "",
                 creation_time: version
                     .created
                     .format(&Rfc3339)
                     .map_err(ApiError::internal)?,
-                name: "P-256",
-                public_key: pair.public_pem().to_owned(),
-            },
+                name,
+                public_key: public_key.to_owned(),
+            })
+        };
+        let description = match &version.material {
+            KeyMaterial::Aead(_) => VersionDescription::Symmetric(version.created.unix_timestamp()),
+            KeyMaterial::EcdsaP256(pair) => asymmetric("P-256", pair.public_pem())?,
+            KeyMaterial::Rsa(rsa) => asymmetric(key.key_type.as_str(), rsa.public_pem())?,
         };
         keys.insert(number.to_string(), description);
     }
@@ -79,10 +88,15 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
     let description = KeyDescription {
         allow_plaintext_backup: settings.allow_plaintext_backup,
         auto_rotate_period: 0,
+        // Vault describes derivation only for derived keys; modern convergent keys
+        // carry version -1 at the key level.
+        convergent_encryption: key.derived.then_some(key.convergent),
+        convergent_encryption_version: (key.derived && key.convergent).then_some(-1),
         deletion_allowed: settings.deletion_allowed,
-        derived: false,
+        derived: key.derived,
         exportable: settings.exportable,
         imported_key: false,
+        kdf: key.derived.then_some("hkdf_sha256"),
         keys,
         latest_version: key.latest_version(),
         min_available_version: 0,
@@ -242,4 +256,212 @@ pub async fn config(service: &Service, name: &str, params: &Params) -> Result<Re
         );
     }
     describe(&updated, &warnings)
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    #[serde(rename = "type")]
+    key_type: Option<WeakString>,
+    derived: Option<WeakBool>,
+    convergent_encryption: Option<WeakBool>,
+    exportable: Option<WeakBool>,
+    allow_plaintext_backup: Option<WeakBool>,
+    auto_rotate_period: Option<WeakString>,
+    key_size: Option<WeakInt>,
+    context: Option<WeakString>,
+    external_key_ref: Option<WeakString>,
+}
+
+/// Vault key types that vault-kms does not serve yet; any other name is unknown.
+const NOT_YET_SERVED: [&str; 5] = [
+    "ed25519",
+    "ecdsa-p384",
+    "ecdsa-p521",
+    "hmac",
+    "xchacha20-poly1305",
+];
+
+/// `POST keys/:name`: creates a key, or answers with the existing one unchanged.
+///
+/// # Errors
+/// 400 for invalid parameters; 500 (wrapped) for options the type cannot have.
+pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
+    let (request, warnings) = params.decode::<CreateRequest>(NAME_FROM_PATH)?;
+    let _ = request.context;
+
+    if let Some(period) = &request.auto_rotate_period {
+        let seconds = parse_duration(&period.0)?;
+        if seconds != 0 && seconds < 3600 {
+            return Err(ApiError::bad_request(
+                "auto rotate period must be 0 to disable or at least an hour",
+            ));
+        }
+        if seconds != 0 {
+            return Err(ApiError::bad_request(
+                "auto_rotate_period is not supported by vault-kms: keys rotate only on request",
+            ));
+        }
+    }
+    let derived = request.derived.is_some_and(|d| d.0);
+    let convergent = request.convergent_encryption.is_some_and(|c| c.0);
+    if convergent && !derived {
+        return Err(ApiError::bad_request(
+            "convergent encryption requires derivation to be enabled",
+        ));
+    }
+
+    let type_name = request
+        .key_type
+        .as_ref()
+        .map_or("aes256-gcm96", |t| t.0.as_str());
+    let Some(key_type) = KeyType::from_vault_name(type_name) else {
+        if NOT_YET_SERVED.contains(&type_name) {
+            return Err(ApiError::bad_request(format!(
+                "key type {type_name} is not supported by vault-kms yet"
+            )));
+        }
+        return Err(ApiError::bad_request(format!(
+            "unknown key type {type_name}"
+        )));
+    };
+    if request.key_size.is_some_and(|s| s.0 != 0) {
+        return Err(ApiError::bad_request(format!(
+            "key_size is not valid for algorithm {type_name}"
+        )));
+    }
+    if request.external_key_ref.is_some_and(|r| !r.0.is_empty()) {
+        return Err(ApiError::bad_request(
+            "must provide type=external-key to use external_key_ref",
+        ));
+    }
+
+    if let Some(existing) = service.keyring.get(name) {
+        return describe(&existing, &warnings);
+    }
+    if (derived || convergent) && !key_type.supports_derivation() {
+        return Err(ApiError::Wrapped(format!(
+            "key derivation and convergent encryption not supported for keys of type {type_name}"
+        )));
+    }
+
+    let new = NewKey {
+        key_type,
+        derived,
+        convergent,
+        exportable: request.exportable.is_some_and(|e| e.0),
+        allow_plaintext_backup: request.allow_plaintext_backup.is_some_and(|a| a.0),
+    };
+    let (key, created) = service.keyring.create(name, new).await?;
+    if created {
+        tracing::info!(key = %name, key_type = %key_type, "created key");
+    }
+    describe(&key, &warnings)
+}
+
+#[derive(Deserialize)]
+struct DeleteRequest {}
+
+/// `DELETE keys/:name`: only for keys whose `deletion_allowed` is set.
+///
+/// # Errors
+/// 400 with Vault's message for a missing key or one that may not be deleted.
+pub async fn delete(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
+    let _ = params.decode::<DeleteRequest>(NAME_FROM_PATH)?;
+    let Some(key) = service.keyring.get(name) else {
+        return Err(ApiError::bad_request(format!(
+            "error deleting policy {name}: could not delete key; not found"
+        )));
+    };
+    if !key.settings.deletion_allowed {
+        return Err(ApiError::bad_request(format!(
+            "error deleting policy {name}: deletion is not allowed for this key"
+        )));
+    }
+    service.keyring.delete(name).await?;
+    tracing::info!(key = %name, "deleted key");
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+struct ListRequest {
+    after: Option<WeakString>,
+    limit: Option<WeakInt>,
+}
+
+#[derive(Serialize)]
+struct KeyList {
+    keys: Vec<String>,
+}
+
+/// `LIST keys` (or `GET keys?list=true`): names in byte order, with OpenBao's
+/// `after` and `limit` paging; no keys at all answers 404.
+///
+/// # Errors
+/// 404 with no message when there is nothing to list.
+pub fn list(service: &Service, params: &Params) -> Result<Response, ApiError> {
+    let (request, warnings) = params.decode::<ListRequest>(&[])?;
+    let after = request.after.map(|a| a.0).unwrap_or_default();
+    let limit = request.limit.map_or(0, |l| l.0);
+
+    let mut keys: Vec<String> = service
+        .keyring
+        .names()
+        .into_iter()
+        .filter(|n| after.is_empty() || n.as_str() > after.as_str())
+        .collect();
+    if let Ok(limit) = usize::try_from(limit)
+        && limit > 0
+    {
+        keys.truncate(limit);
+    }
+    if keys.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(envelope(&KeyList { keys }, &warnings))
+}
+
+/// Seconds in a Vault duration: an integer number of seconds, or a Go duration
+/// such as `90m`, `2h` or `1d` (Vault accepts a `d` suffix).
+fn parse_duration(text: &str) -> Result<i64, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(format!(
+            "Field validation failed: error converting input for field \"auto_rotate_period\": \
+             time: invalid duration \"{text}\""
+        ))
+    };
+    if text.is_empty() {
+        return Ok(0);
+    }
+    if let Ok(seconds) = text.parse::<i64>() {
+        if seconds < 0 {
+            return Err(ApiError::bad_request(format!(
+                "Field validation failed: error converting input for field \
+                 \"auto_rotate_period\": cannot provide negative value '{seconds}'"
+            )));
+        }
+        return Ok(seconds);
+    }
+
+    let mut total = 0i64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let number: i64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(invalid()),
+        };
+        total = total.saturating_add(number.saturating_mul(unit));
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
 }

@@ -1,9 +1,13 @@
 //! The transit endpoints, one file per route family.
 //!
 //! - [`keys`]: read a key, rotate it, change its settings.
-//! - [`encrypt`]: encrypt, decrypt and rewrap.
+//! - [`encrypt`]: encrypt, creating the key if needed.
+//! - [`decrypt`]: decrypt and rewrap.
+//! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
 
+pub mod batch;
+pub mod decrypt;
 pub mod encrypt;
 pub mod keys;
 pub mod sign;
@@ -12,7 +16,7 @@ use axum::response::Response;
 
 use super::error::ApiError;
 use super::params::Params;
-use super::route::Transit;
+use super::route::{Operation, Transit};
 use crate::service::Service;
 
 /// Runs the handler of `route`.
@@ -22,15 +26,21 @@ use crate::service::Service;
 pub async fn handle(
     service: &Service,
     route: Transit<'_>,
+    operation: Operation,
     params: Params,
 ) -> Result<Response, ApiError> {
     match route {
-        Transit::Key(name) => keys::read(service, name, &params),
+        Transit::Keys => keys::list(service, &params),
+        Transit::Key(name) => match operation {
+            Operation::Update => keys::create(service, name, &params).await,
+            Operation::Delete => keys::delete(service, name, &params).await,
+            _ => keys::read(service, name, &params),
+        },
         Transit::Rotate(name) => keys::rotate(service, name, &params).await,
         Transit::Config(name) => keys::config(service, name, &params).await,
-        Transit::Encrypt(name) => encrypt::encrypt(service, name, &params),
-        Transit::Decrypt(name) => encrypt::decrypt(service, name, &params),
-        Transit::Rewrap(name) => encrypt::rewrap(service, name, &params),
+        Transit::Encrypt(name) => encrypt::encrypt(service, name, &params).await,
+        Transit::Decrypt(name) => decrypt::decrypt(service, name, &params),
+        Transit::Rewrap(name) => decrypt::rewrap(service, name, &params),
         Transit::Sign(name, algorithm) => sign::sign(service, name, algorithm, &params),
         Transit::Verify(name, algorithm) => sign::verify(service, name, algorithm, &params),
     }

@@ -1,50 +1,110 @@
-//! ChaCha20-Poly1305 (RFC 8439) with Vault's ciphertext layout.
+//! The AEAD key types: AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305, with Vault's
+//! ciphertext layout.
 //!
-//! A sealed payload is `nonce (12 bytes) || ciphertext || tag (16 bytes)`, exactly
-//! as Vault lays out its `chacha20-poly1305` ciphertexts, so payloads move between
-//! the two servers unchanged. Nonces are 96 random bits from the OS CSPRNG.
+//! A sealed payload is `nonce (12 bytes) || ciphertext || tag (16 bytes)`, exactly as
+//! Vault lays out `aes128-gcm96`, `aes256-gcm96` and `chacha20-poly1305` ciphertexts,
+//! so payloads move between the two servers unchanged. Nonces are 96 random bits
+//! from the OS CSPRNG, except for convergent encryption, whose caller supplies a
+//! nonce derived from the plaintext.
 
 use std::fmt;
 
-use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::aead::{
+    AES_128_GCM, AES_256_GCM, Aad, Algorithm, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce,
+    UnboundKey,
+};
 use zeroize::Zeroizing;
 
 use super::{CryptoError, fill_random};
 use crate::secret::SecretBytes;
 
-/// Key length in bytes.
-pub const KEY_LEN: usize = 32;
+/// Nonce length in bytes for every AEAD type here.
+pub const NONCE_BYTES: usize = NONCE_LEN;
 
 /// Authentication tag length in bytes.
 pub const TAG_LEN: usize = 16;
 
-/// One ChaCha20-Poly1305 key, ready to seal and open.
-pub struct ChaChaKey {
+/// The AEAD algorithms, by Vault key type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AeadAlgorithm {
+    /// `aes128-gcm96`.
+    Aes128Gcm,
+    /// `aes256-gcm96`.
+    Aes256Gcm,
+    /// `chacha20-poly1305` (RFC 8439).
+    Chacha20Poly1305,
+}
+
+impl AeadAlgorithm {
+    /// Key length in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            AeadAlgorithm::Aes128Gcm => 16,
+            AeadAlgorithm::Aes256Gcm | AeadAlgorithm::Chacha20Poly1305 => 32,
+        }
+    }
+
+    fn algorithm(self) -> &'static Algorithm {
+        match self {
+            AeadAlgorithm::Aes128Gcm => &AES_128_GCM,
+            AeadAlgorithm::Aes256Gcm => &AES_256_GCM,
+            AeadAlgorithm::Chacha20Poly1305 => &CHACHA20_POLY1305,
+        }
+    }
+
+    /// The text Vault (Go's crypto libraries) reports when authentication fails.
+    pub fn authentication_failure(self) -> &'static str {
+        match self {
+            AeadAlgorithm::Aes128Gcm | AeadAlgorithm::Aes256Gcm => {
+                "cipher: message authentication failed"
+            }
+            AeadAlgorithm::Chacha20Poly1305 => "chacha20poly1305: message authentication failed",
+        }
+    }
+}
+
+/// One AEAD key, ready to seal and open.
+pub struct AeadKey {
+    algorithm: AeadAlgorithm,
     aead: LessSafeKey,
     raw: SecretBytes,
 }
 
-impl ChaChaKey {
+impl AeadKey {
     /// A fresh random key.
     ///
     /// # Errors
     /// [`CryptoError::Internal`] when the OS has no randomness to give.
-    pub fn generate() -> Result<Self, CryptoError> {
-        let raw = SecretBytes::random(KEY_LEN).map_err(|_| CryptoError::Internal)?;
-        Self::from_bytes(raw)
+    pub fn generate(algorithm: AeadAlgorithm) -> Result<Self, CryptoError> {
+        let raw = SecretBytes::random(algorithm.key_len()).map_err(|_| CryptoError::Internal)?;
+        Self::from_bytes(algorithm, raw)
     }
 
-    /// Loads a key from its 32 raw bytes.
+    /// Loads a key from its raw bytes.
     ///
     /// # Errors
-    /// [`CryptoError::MalformedKey`] when `raw` is not 32 bytes long.
-    pub fn from_bytes(raw: SecretBytes) -> Result<Self, CryptoError> {
-        let unbound = UnboundKey::new(&CHACHA20_POLY1305, raw.expose())
+    /// [`CryptoError::MalformedKey`] when `raw` has the wrong length.
+    pub fn from_bytes(algorithm: AeadAlgorithm, raw: SecretBytes) -> Result<Self, CryptoError> {
+        let unbound = UnboundKey::new(algorithm.algorithm(), raw.expose())
             .map_err(|_| CryptoError::MalformedKey)?;
         Ok(Self {
+            algorithm,
             aead: LessSafeKey::new(unbound),
             raw,
         })
+    }
+
+    /// A ChaCha20-Poly1305 key from 32 raw bytes.
+    ///
+    /// # Errors
+    /// [`CryptoError::MalformedKey`] when `raw` is not 32 bytes long.
+    pub fn chacha20(raw: SecretBytes) -> Result<Self, CryptoError> {
+        Self::from_bytes(AeadAlgorithm::Chacha20Poly1305, raw)
+    }
+
+    /// The algorithm of this key.
+    pub fn algorithm(&self) -> AeadAlgorithm {
+        self.algorithm
     }
 
     /// The raw key bytes, for sealing into storage.
@@ -60,7 +120,20 @@ impl ChaChaKey {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
         fill_random(&mut nonce)?;
+        self.seal_with_nonce(nonce, plaintext, aad)
+    }
 
+    /// Encrypts under a nonce the caller guarantees is right for this message (a
+    /// convergent nonce derived from the plaintext).
+    ///
+    /// # Errors
+    /// [`CryptoError::Internal`] when the primitive fails.
+    pub fn seal_with_nonce(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
@@ -101,9 +174,9 @@ impl ChaChaKey {
     }
 }
 
-impl fmt::Debug for ChaChaKey {
+impl fmt::Debug for AeadKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ChaChaKey(..)")
+        write!(f, "AeadKey({:?}, ..)", self.algorithm)
     }
 }
 
@@ -113,7 +186,7 @@ mod tests {
 
     #[test]
     fn seal_then_open_round_trips_with_vault_layout() {
-        let key = ChaChaKey::generate().unwrap();
+        let key = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let payload = key.seal(b"SECRET\n", b"").unwrap();
 
         assert_eq!(payload.len(), NONCE_LEN + 7 + TAG_LEN);
@@ -122,7 +195,7 @@ mod tests {
 
     #[test]
     fn nonces_are_fresh_for_every_seal() {
-        let key = ChaChaKey::generate().unwrap();
+        let key = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let a = key.seal(b"same", b"").unwrap();
         let b = key.seal(b"same", b"").unwrap();
 
@@ -131,7 +204,7 @@ mod tests {
 
     #[test]
     fn open_rejects_tampering_wrong_aad_and_short_payloads() {
-        let key = ChaChaKey::generate().unwrap();
+        let key = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
         let mut payload = key.seal(b"data", b"context").unwrap();
 
         assert_eq!(
@@ -156,6 +229,22 @@ mod tests {
     }
 
     #[test]
+    fn aes_keys_round_trip_and_report_gos_failure_text() {
+        for algorithm in [AeadAlgorithm::Aes128Gcm, AeadAlgorithm::Aes256Gcm] {
+            let key = AeadKey::generate(algorithm).unwrap();
+            assert_eq!(key.raw().len(), algorithm.key_len());
+            let payload = key.seal(b"hello world", b"aad").unwrap();
+            assert_eq!(payload.len(), 12 + 11 + 16);
+            assert_eq!(&*key.open(&payload, b"aad").unwrap(), b"hello world");
+            assert_eq!(key.open(&payload, b""), Err(CryptoError::Authentication));
+            assert_eq!(
+                algorithm.authentication_failure(),
+                "cipher: message authentication failed"
+            );
+        }
+    }
+
+    #[test]
     fn rfc_8439_section_2_8_2_test_vector_opens() {
         // RFC 8439 §2.8.2: key, nonce, AAD and the sealed "Ladies and Gentlemen..." text.
         let key = hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
@@ -169,7 +258,7 @@ mod tests {
         ));
         let tag = hex("1ae10b594f09e26a7e902ecbd0600691");
 
-        let key = ChaChaKey::from_bytes(SecretBytes::new(key)).unwrap();
+        let key = AeadKey::chacha20(SecretBytes::new(key)).unwrap();
         let payload = [nonce, ciphertext, tag].concat();
         let plaintext = key.open(&payload, &aad).unwrap();
 

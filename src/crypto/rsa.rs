@@ -1,0 +1,149 @@
+//! RSA keys for encryption, as Vault's `rsa-2048`, `rsa-3072` and `rsa-4096`.
+//!
+//! Vault encrypts with RSAES-OAEP (RFC 8017 §7.1), SHA-256 for both the digest and
+//! MGF1, and an empty label; the payload is the raw modulus-sized ciphertext.
+
+use std::fmt;
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rsa::{
+    KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
+    PrivateDecryptingKey,
+};
+use zeroize::Zeroizing;
+
+use super::{CryptoError, pem_encode};
+use crate::secret::SecretBytes;
+
+/// One RSA key pair, prepared for OAEP.
+pub struct RsaKey {
+    private: OaepPrivateDecryptingKey,
+    public: OaepPublicEncryptingKey,
+    pkcs8: SecretBytes,
+    public_pem: String,
+}
+
+impl RsaKey {
+    /// A fresh key with a modulus of `bits` (2048, 3072 or 4096).
+    ///
+    /// # Errors
+    /// [`CryptoError::Internal`] for another size or a failed generation.
+    pub fn generate(bits: usize) -> Result<Self, CryptoError> {
+        let size = match bits {
+            2048 => KeySize::Rsa2048,
+            3072 => KeySize::Rsa3072,
+            4096 => KeySize::Rsa4096,
+            _ => return Err(CryptoError::Internal),
+        };
+        let key = PrivateDecryptingKey::generate(size).map_err(|_| CryptoError::Internal)?;
+        let pkcs8: Pkcs8V1Der<'static> = key.as_der().map_err(|_| CryptoError::Internal)?;
+        Self::from_pkcs8(SecretBytes::new(pkcs8.as_ref().to_vec()))
+    }
+
+    /// Loads a key from its PKCS#8 DER encoding.
+    ///
+    /// # Errors
+    /// [`CryptoError::MalformedKey`] when the bytes are not an RSA PKCS#8 key.
+    pub fn from_pkcs8(pkcs8: SecretBytes) -> Result<Self, CryptoError> {
+        let key = PrivateDecryptingKey::from_pkcs8(pkcs8.expose())
+            .map_err(|_| CryptoError::MalformedKey)?;
+        let public_der: PublicKeyX509Der<'static> = key
+            .public_key()
+            .as_der()
+            .map_err(|_| CryptoError::MalformedKey)?;
+        let public = OaepPublicEncryptingKey::new(key.public_key())
+            .map_err(|_| CryptoError::MalformedKey)?;
+        let private = OaepPrivateDecryptingKey::new(key).map_err(|_| CryptoError::MalformedKey)?;
+        Ok(Self {
+            private,
+            public,
+            pkcs8,
+            public_pem: pem_encode("PUBLIC KEY", public_der.as_ref()),
+        })
+    }
+
+    /// The modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.private.key_size_bits()
+    }
+
+    /// The PKCS#8 encoding of the private key, for sealing into storage.
+    pub fn pkcs8(&self) -> &SecretBytes {
+        &self.pkcs8
+    }
+
+    /// The public key as PKIX PEM with a trailing newline, as Vault shows it.
+    pub fn public_pem(&self) -> &str {
+        &self.public_pem
+    }
+
+    /// Encrypts `plaintext` with RSA-OAEP (SHA-256).
+    ///
+    /// # Errors
+    /// [`CryptoError::MessageTooLong`] when the plaintext exceeds the modulus limit.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if plaintext.len() > self.public.max_plaintext_size(&OAEP_SHA256_MGF1SHA256) {
+            return Err(CryptoError::MessageTooLong);
+        }
+        let mut out = vec![0u8; self.public.ciphertext_size()];
+        let len = self
+            .public
+            .encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None)
+            .map_err(|_| CryptoError::Internal)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+
+    /// Decrypts an RSA-OAEP (SHA-256) ciphertext.
+    ///
+    /// # Errors
+    /// [`CryptoError::Authentication`] for any ciphertext that does not decrypt.
+    pub fn decrypt(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let mut out = Zeroizing::new(vec![0u8; self.private.min_output_size()]);
+        let len = self
+            .private
+            .decrypt(&OAEP_SHA256_MGF1SHA256, ciphertext, &mut out, None)
+            .map_err(|_| CryptoError::Authentication)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for RsaKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RsaKey({} bits, ..)", self.bits())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oaep_round_trips_and_limits_the_plaintext_like_vault() {
+        let key = RsaKey::generate(2048).unwrap();
+        let ciphertext = key.encrypt(b"hello world").unwrap();
+
+        assert_eq!(ciphertext.len(), 256);
+        assert_eq!(&*key.decrypt(&ciphertext).unwrap(), b"hello world");
+        // k - 2*hLen - 2 = 256 - 66 = 190 bytes at most.
+        assert!(key.encrypt(&[0u8; 190]).is_ok());
+        assert_eq!(key.encrypt(&[0u8; 191]), Err(CryptoError::MessageTooLong));
+        assert_eq!(
+            key.decrypt(&ciphertext[1..]),
+            Err(CryptoError::Authentication)
+        );
+    }
+
+    #[test]
+    fn keys_reload_from_pkcs8() {
+        let key = RsaKey::generate(2048).unwrap();
+        let again = RsaKey::from_pkcs8(key.pkcs8().clone()).unwrap();
+
+        assert_eq!(again.public_pem(), key.public_pem());
+        assert_eq!(&*again.decrypt(&key.encrypt(b"x").unwrap()).unwrap(), b"x");
+        assert_eq!(again.bits(), 2048);
+    }
+}
