@@ -86,6 +86,10 @@ pub enum Transit<'a> {
     Sign(&'a str, Option<&'a str>),
     /// `verify/:name[/:hash_algorithm]`.
     Verify(&'a str, Option<&'a str>),
+    /// `datakey/:kind/:name` (kind first).
+    Datakey(&'a str, &'a str),
+    /// `random[/:source][/:bytes]`, with everything after `random/`.
+    Random(Option<&'a str>),
 }
 
 impl<'a> Route<'a> {
@@ -132,6 +136,8 @@ impl<'a> Route<'a> {
                 Transit::Rewrap(_) => "transit/rewrap/:name",
                 Transit::Sign(..) => "transit/sign/:name",
                 Transit::Verify(..) => "transit/verify/:name",
+                Transit::Datakey(..) => "transit/datakey/:kind/:name",
+                Transit::Random(_) => "transit/random",
             },
         }
     }
@@ -142,7 +148,13 @@ impl<'a> Transit<'a> {
         if rest == "keys" || rest == "keys/" {
             return Some(Transit::Keys);
         }
+        if rest == "random" {
+            return Some(Transit::Random(None));
+        }
         let (family, tail) = rest.split_once('/')?;
+        if family == "random" {
+            return Some(Transit::Random(Some(tail)));
+        }
         let (name, after) = match tail.split_once('/') {
             Some((name, after)) => (name, Some(after)),
             None => (tail, None),
@@ -157,6 +169,7 @@ impl<'a> Transit<'a> {
             ("encrypt", None) => Transit::Encrypt(name),
             ("decrypt", None) => Transit::Decrypt(name),
             ("rewrap", None) => Transit::Rewrap(name),
+            ("datakey", Some(key)) if is_key_name(key) => Transit::Datakey(name, key),
             // The optional trailing segment takes the rest of the path, slashes included.
             ("sign", algorithm) => Transit::Sign(name, algorithm),
             ("verify", algorithm) => Transit::Verify(name, algorithm),
@@ -167,7 +180,8 @@ impl<'a> Transit<'a> {
     /// The key the route acts on, if it names one.
     pub fn key(self) -> Option<&'a str> {
         match self {
-            Transit::Keys => None,
+            Transit::Keys | Transit::Random(_) => None,
+            Transit::Datakey(_, n) => Some(n),
             Transit::Key(n)
             | Transit::Rotate(n)
             | Transit::Config(n)
@@ -212,6 +226,18 @@ mod tests {
             Route::Transit(Transit::Verify("k", Some("a/b")))
         );
         assert_eq!(parse("auth/token/lookup-self"), Route::LookupSelf);
+        assert_eq!(
+            parse("transit/datakey/wrapped/k"),
+            Route::Transit(Transit::Datakey("wrapped", "k"))
+        );
+        assert_eq!(
+            parse("transit/random"),
+            Route::Transit(Transit::Random(None))
+        );
+        assert_eq!(
+            parse("transit/random/all/16"),
+            Route::Transit(Transit::Random(Some("all/16")))
+        );
     }
 
     #[test]

@@ -3,13 +3,17 @@
 //! - [`keys`]: read a key, rotate it, change its settings.
 //! - [`encrypt`]: encrypt, creating the key if needed.
 //! - [`decrypt`]: decrypt and rewrap.
+//! - [`datakey`]: data keys for envelope encryption.
+//! - [`random`]: random bytes.
 //! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
 
 pub mod batch;
+pub mod datakey;
 pub mod decrypt;
 pub mod encrypt;
 pub mod keys;
+pub mod random;
 pub mod sign;
 
 use axum::response::Response;
@@ -41,6 +45,8 @@ pub async fn handle(
         Transit::Encrypt(name) => encrypt::encrypt(service, name, &params).await,
         Transit::Decrypt(name) => decrypt::decrypt(service, name, &params),
         Transit::Rewrap(name) => decrypt::rewrap(service, name, &params),
+        Transit::Datakey(kind, name) => datakey::datakey(service, kind, name, &params),
+        Transit::Random(url) => random::random(url, &params),
         Transit::Sign(name, algorithm) => sign::sign(service, name, algorithm, &params),
         Transit::Verify(name, algorithm) => sign::verify(service, name, algorithm, &params),
     }
