@@ -54,6 +54,8 @@ pub struct Server {
     pub dir: TempDir,
     pub config: PathBuf,
     pub port: u16,
+    /// Extra arguments of `serve`, such as `--dev`.
+    pub serve_args: Vec<String>,
     child: Option<Child>,
     client: Client,
 }
@@ -104,8 +106,18 @@ impl Server {
         Self::start_with(ENDPOINTS)
     }
 
+    /// A development server (root token `root`) with the default endpoints too.
+    pub fn start_dev() -> Self {
+        Self::start_with_args(ENDPOINTS, &["--dev", "--dev-root-token-id", "root"])
+    }
+
     /// A server whose config has `extra` (YAML) after `listen` and `data_dir`.
     pub fn start_with(extra: &str) -> Self {
+        Self::start_with_args(extra, &[])
+    }
+
+    /// As [`Server::start_with`], with extra arguments for `serve`.
+    pub fn start_with_args(extra: &str, serve_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("vault-kms.yaml");
@@ -118,6 +130,7 @@ impl Server {
             dir,
             config,
             port,
+            serve_args: serve_args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
             client: Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -151,6 +164,7 @@ impl Server {
         let child = Command::new(BIN)
             .args(["serve", "--config"])
             .arg(&self.config)
+            .args(&self.serve_args)
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
