@@ -123,18 +123,17 @@ impl Params {
             }
         }
 
-        let typed: T = serde_path_to_error::deserialize(&Value::Object(self.values.clone()))
-            .map_err(|e| {
-                let field = e.path().to_string();
-                let detail = e.into_inner().to_string();
-                let message = format!("error converting input for field \"{field}\": {detail}");
-                let prefix = if prefixed {
-                    "Field validation failed: "
-                } else {
-                    ""
-                };
-                ApiError::bad_request(format!("{prefix}{message}"))
-            })?;
+        let typed: T = serde_path_to_error::deserialize(&self.values).map_err(|e| {
+            let field = e.path().to_string();
+            let detail = e.into_inner().to_string();
+            let message = format!("error converting input for field \"{field}\": {detail}");
+            let prefix = if prefixed {
+                "Field validation failed: "
+            } else {
+                ""
+            };
+            ApiError::bad_request(format!("{prefix}{message}"))
+        })?;
 
         let mut warnings = Vec::new();
         if !ignored.is_empty() {
