@@ -69,7 +69,25 @@ pub async fn serve_on(
         master_key = ?service.master_key_source,
         "vault-kms listening"
     );
-    http::serve(listener, http::router(service), shutdown)
+    let rotator = tokio::spawn(rotate_periodically(service.clone()));
+    let served = http::serve(listener, http::router(service), shutdown)
         .await
-        .map_err(|e| format!("server failed: {e}"))
+        .map_err(|e| format!("server failed: {e}"));
+    rotator.abort();
+    served
+}
+
+/// How often the server looks for keys whose automatic rotation is due. Vault
+/// checks about once a minute too, so a rotation happens within a minute of its
+/// time.
+const ROTATION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn rotate_periodically(service: Arc<Service>) {
+    let mut interval = tokio::time::interval(ROTATION_CHECK_INTERVAL);
+    loop {
+        interval.tick().await;
+        for name in service.keyring.rotate_due_keys().await {
+            tracing::info!(key = %name, "rotated key automatically");
+        }
+    }
 }

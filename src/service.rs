@@ -193,7 +193,7 @@ fn cluster_info(barrier: &Barrier) -> Result<ClusterInfo, StartupError> {
     }
     let id = uuid::Uuid::new_v4();
     let fresh = ClusterInfo {
-        name: format!("vault-kms-{}", &id.simple().to_string()[..8]),
+        name: format!("vault-cluster-{}", &id.simple().to_string()[..8]),
         id: id.to_string(),
     };
     let bytes = serde_json::to_vec(&fresh).map_err(|_| corrupt())?;

@@ -225,8 +225,12 @@ pub fn log_id(token: &str) -> String {
 fn accessor_of(token_digest: &[u8; 32]) -> String {
     let mut input = b"vault-kms accessor:".to_vec();
     input.extend_from_slice(token_digest);
-    let hashed = digest(&SHA256, &input);
-    encoding::encode_url_nopad(&hashed.as_ref()[..18])
+    // 24 alphanumeric characters, the shape of Vault's accessors.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    digest(&SHA256, &input).as_ref()[..24]
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
 }
 
 #[cfg(test)]

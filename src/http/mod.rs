@@ -27,7 +27,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
@@ -113,7 +113,13 @@ async fn dispatch(
         }
     }
 
-    let route = Route::parse(&path);
+    // A list operation addresses the path with a trailing slash, as in Vault.
+    let route_path = if operation == Operation::List && !path.ends_with('/') {
+        format!("{path}/")
+    } else {
+        path.to_string()
+    };
+    let route = Route::parse(&route_path);
     if let Ok(route) = route {
         log.route = route.label();
     }
@@ -132,14 +138,21 @@ async fn dispatch(
     }
     authorize(service, &token, &path, route.as_ref().ok(), operation)?;
 
-    let route = route?;
-    if !route.allows(operation) {
-        return Err(ApiError::UnsupportedOperation);
+    // Methods no route answers; only a root token gets this far with them.
+    match (operation, &parts.method) {
+        (Operation::Head, _) => return Ok(response::empty(StatusCode::METHOD_NOT_ALLOWED)),
+        (Operation::Other, &Method::PATCH) => return Err(ApiError::UnsupportedOperation),
+        (Operation::Other, _) => return Err(ApiError::MethodNotAllowed),
+        _ => {}
     }
     if operation == Operation::Update && path.ends_with('/') {
         return Err(ApiError::bad_request(
             "cannot write to a path ending in '/'",
         ));
+    }
+    let route = route?;
+    if !route.allows(operation) {
+        return Err(ApiError::UnsupportedOperation);
     }
 
     let params = match operation {
@@ -165,7 +178,12 @@ fn authorize(
     operation: Operation,
 ) -> Result<(), ApiError> {
     let Some(mut capability) = operation.capability() else {
-        return Err(ApiError::Denied);
+        // No policy grants HEAD, PATCH or unknown methods; root holds every right.
+        return if token.acl.is_root() {
+            Ok(())
+        } else {
+            Err(ApiError::Denied)
+        };
     };
 
     // Encrypting with a key that does not exist would create it (Vault's upsert),

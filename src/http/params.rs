@@ -42,11 +42,7 @@ impl Params {
         }
 
         let value: Value = serde_json::from_slice(body).map_err(|e| {
-            let detail = if e.is_eof() {
-                "unexpected EOF".to_owned()
-            } else {
-                e.to_string()
-            };
+            let detail = go_json_error(&e, body[start]);
             ApiError::bad_request(format!("failed to decode JSON input: {detail}"))
         })?;
         let kind = match value {
@@ -151,6 +147,26 @@ impl Params {
         }
         Ok((typed, warnings))
     }
+}
+
+/// Go's decoder message for the most common JSON errors: an early end, and a body
+/// that does not start like a JSON value. Other syntax errors keep serde_json's
+/// text after the same prefix.
+fn go_json_error(err: &serde_json::Error, first: u8) -> String {
+    if err.is_eof() {
+        return "unexpected EOF".to_owned();
+    }
+    let starts_value = matches!(
+        first,
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+    );
+    if !starts_value {
+        return format!(
+            "invalid character '{}' looking for beginning of value",
+            char::from(first)
+        );
+    }
+    err.to_string()
 }
 
 /// The field names a `#[derive(Deserialize)]` struct declares.
@@ -360,16 +376,18 @@ impl<'de> Deserialize<'de> for WeakBool {
                 Ok(WeakBool(v))
             }
 
+            // A JSON number reaches Vault as its text and goes through ParseBool:
+            // only 0 and 1 are booleans.
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<WeakBool, E> {
-                Ok(WeakBool(v != 0))
+                self.visit_str(&v.to_string())
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<WeakBool, E> {
-                Ok(WeakBool(v != 0))
+                self.visit_str(&v.to_string())
             }
 
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<WeakBool, E> {
-                Ok(WeakBool(v != 0.0))
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<WeakBool, E> {
+                Err(cannot_parse("bool", "ParseBool"))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<WeakBool, E> {

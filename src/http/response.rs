@@ -46,8 +46,13 @@ pub fn envelope_with_status<T: Serialize>(
 
 /// 204 with no body, as Vault answers requests that return nothing.
 pub fn no_content() -> Response {
+    empty(StatusCode::NO_CONTENT)
+}
+
+/// An answer with `status` and no body (204, or 405 to a HEAD request).
+pub fn empty(status: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
+    *response.status_mut() = status;
     set_json_headers(&mut response);
     response
 }

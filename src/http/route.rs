@@ -90,6 +90,10 @@ pub enum Transit<'a> {
     Datakey(&'a str, &'a str),
     /// `random[/:source][/:bytes]`, with everything after `random/`.
     Random(Option<&'a str>),
+    /// `config/keys`: mount-wide key settings.
+    ConfigKeys,
+    /// `cache-config`: the policy cache size.
+    CacheConfig,
 }
 
 impl<'a> Route<'a> {
@@ -114,6 +118,9 @@ impl<'a> Route<'a> {
         match self {
             Route::LookupSelf => operation == Operation::Read,
             Route::Transit(Transit::Keys) => operation == Operation::List,
+            Route::Transit(Transit::ConfigKeys | Transit::CacheConfig) => {
+                matches!(operation, Operation::Read | Operation::Update)
+            }
             Route::Transit(Transit::Key(_)) => matches!(
                 operation,
                 Operation::Read | Operation::Update | Operation::Delete
@@ -138,6 +145,8 @@ impl<'a> Route<'a> {
                 Transit::Verify(..) => "transit/verify/:name",
                 Transit::Datakey(..) => "transit/datakey/:kind/:name",
                 Transit::Random(_) => "transit/random",
+                Transit::ConfigKeys => "transit/config/keys",
+                Transit::CacheConfig => "transit/cache-config",
             },
         }
     }
@@ -147,6 +156,12 @@ impl<'a> Transit<'a> {
     fn parse(rest: &'a str) -> Option<Self> {
         if rest == "keys" || rest == "keys/" {
             return Some(Transit::Keys);
+        }
+        if rest == "config/keys" {
+            return Some(Transit::ConfigKeys);
+        }
+        if rest == "cache-config" {
+            return Some(Transit::CacheConfig);
         }
         if rest == "random" {
             return Some(Transit::Random(None));
@@ -180,7 +195,7 @@ impl<'a> Transit<'a> {
     /// The key the route acts on, if it names one.
     pub fn key(self) -> Option<&'a str> {
         match self {
-            Transit::Keys | Transit::Random(_) => None,
+            Transit::Keys | Transit::Random(_) | Transit::ConfigKeys | Transit::CacheConfig => None,
             Transit::Datakey(_, n) => Some(n),
             Transit::Key(n)
             | Transit::Rotate(n)

@@ -165,6 +165,8 @@ pub struct KeySettings {
     pub exportable: bool,
     /// Whether a plaintext backup may be taken (one-way switch).
     pub allow_plaintext_backup: bool,
+    /// Seconds between automatic rotations; 0 turns them off.
+    pub auto_rotate_period: u64,
 }
 
 impl Default for KeySettings {
@@ -175,6 +177,7 @@ impl Default for KeySettings {
             deletion_allowed: false,
             exportable: false,
             allow_plaintext_backup: false,
+            auto_rotate_period: 0,
         }
     }
 }
@@ -232,6 +235,21 @@ impl NamedKey {
         next.versions
             .insert(self.latest_version() + 1, Arc::new(version));
         Ok(next)
+    }
+
+    /// Whether automatic rotation is due at `now`: a period is set and the latest
+    /// version is at least that old. Rotating makes a new latest version, so a key
+    /// is never rotated twice for one period, across restarts too.
+    pub fn rotation_due(&self, now: OffsetDateTime) -> bool {
+        let period = self.settings.auto_rotate_period;
+        if period == 0 {
+            return false;
+        }
+        let Some(latest) = self.versions.values().next_back() else {
+            return false;
+        };
+        let period = time::Duration::seconds(i64::try_from(period).unwrap_or(i64::MAX));
+        latest.created + period <= now
     }
 
     /// The versions a key read shows: those at or above `min_decryption_version`.

@@ -73,6 +73,8 @@ pub struct NewKey {
     pub exportable: bool,
     /// Whether a plaintext backup may be taken.
     pub allow_plaintext_backup: bool,
+    /// Seconds between automatic rotations; 0 turns them off.
+    pub auto_rotate_period: u64,
 }
 
 impl NewKey {
@@ -84,6 +86,7 @@ impl NewKey {
             convergent: false,
             exportable: false,
             allow_plaintext_backup: false,
+            auto_rotate_period: 0,
         }
     }
 }
@@ -112,12 +115,25 @@ impl Slot {
     }
 }
 
+/// Settings of the whole transit mount (`config/keys`, `cache-config`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MountSettings {
+    /// Whether encrypt refuses to create missing keys.
+    pub disable_upsert: bool,
+    /// The policy cache size Vault reports; vault-kms keeps every key in memory.
+    pub cache_size: i64,
+}
+
+/// Storage path of the mount settings.
+const MOUNT_SETTINGS_PATH: &str = "core/mount-settings";
+
 /// All named keys of a data dir.
 #[derive(Debug)]
 pub struct Keyring {
     barrier: Barrier,
     clock: Arc<dyn Clock>,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
+    mount: tokio::sync::RwLock<MountSettings>,
 }
 
 impl Keyring {
@@ -132,11 +148,45 @@ impl Keyring {
             let key = Self::read(&barrier, &name)?.ok_or(KeyringError::NotFound)?;
             slots.insert(name, Slot::new(key));
         }
+        let mount = match barrier.get(MOUNT_SETTINGS_PATH)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| {
+                KeyringError::Barrier(BarrierError::Unreadable {
+                    path: MOUNT_SETTINGS_PATH.to_owned(),
+                })
+            })?,
+            None => MountSettings::default(),
+        };
         Ok(Self {
             barrier,
             clock,
             slots: RwLock::new(slots),
+            mount: tokio::sync::RwLock::new(mount),
         })
+    }
+
+    /// The mount settings.
+    pub async fn mount_settings(&self) -> MountSettings {
+        *self.mount.read().await
+    }
+
+    /// Changes the mount settings, durably.
+    ///
+    /// # Errors
+    /// [`KeyringError`] when storage fails; the settings are then unchanged.
+    pub async fn update_mount_settings(
+        &self,
+        change: impl FnOnce(&mut MountSettings),
+    ) -> Result<MountSettings, KeyringError> {
+        let mut current = self.mount.write().await;
+        let mut next = *current;
+        change(&mut next);
+        let bytes = serde_json::to_vec(&next).map_err(|_| KeyringError::WriteTask)?;
+        let barrier = self.barrier.clone();
+        tokio::task::spawn_blocking(move || barrier.put(MOUNT_SETTINGS_PATH, &bytes))
+            .await
+            .map_err(|_| KeyringError::WriteTask)??;
+        *current = next;
+        Ok(next)
     }
 
     fn read(barrier: &Barrier, name: &str) -> Result<Option<NamedKey>, KeyringError> {
@@ -236,6 +286,7 @@ impl Keyring {
             key.convergent = new.convergent;
             key.settings.exportable = new.exportable;
             key.settings.allow_plaintext_backup = new.allow_plaintext_backup;
+            key.settings.auto_rotate_period = new.auto_rotate_period;
             let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
             if barrier.put_if_absent(&stored::path(&owned_name), &encoded)? {
                 return Ok((key, true));
@@ -317,6 +368,40 @@ impl Keyring {
 
         *slot.current.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
         Ok(next)
+    }
+
+    /// Rotates every key whose automatic rotation is due at the clock's time and
+    /// returns their names. A failure is logged and left for the next pass.
+    pub async fn rotate_due_keys(&self) -> Vec<String> {
+        let now = self.clock.now();
+        let due: Vec<String> = self
+            .names()
+            .into_iter()
+            .filter(|name| self.get(name).is_some_and(|k| k.rotation_due(now)))
+            .collect();
+
+        let mut rotated = Vec::with_capacity(due.len());
+        for name in due {
+            // Checked again under the key's write lock, so that a concurrent manual
+            // rotation does not lead to a second one.
+            let result = self
+                .update(&name, |key| {
+                    if key.rotation_due(now) {
+                        Ok(key.rotated(now)?)
+                    } else {
+                        Ok(key.clone())
+                    }
+                })
+                .await;
+            match result {
+                Ok(_) => rotated.push(name),
+                Err(err @ KeyringError::Crypto(_) | err @ KeyringError::Barrier(_)) => {
+                    tracing::error!(key = %name, cause = %err, "automatic rotation failed");
+                }
+                Err(_) => {}
+            }
+        }
+        rotated
     }
 
     /// Adds a new latest version to a key, durably.

@@ -32,6 +32,8 @@ struct StoredKey {
     exportable: bool,
     allow_plaintext_backup: bool,
     #[serde(default)]
+    auto_rotate_period: u64,
+    #[serde(default)]
     derived: bool,
     #[serde(default)]
     convergent_encryption: bool,
@@ -61,6 +63,7 @@ pub fn encode(key: &NamedKey) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
         deletion_allowed: key.settings.deletion_allowed,
         exportable: key.settings.exportable,
         allow_plaintext_backup: key.settings.allow_plaintext_backup,
+        auto_rotate_period: key.settings.auto_rotate_period,
         derived: key.derived,
         convergent_encryption: key.convergent,
         versions: key
@@ -120,6 +123,7 @@ pub fn decode(bytes: &[u8]) -> Result<NamedKey, DecodeError> {
             deletion_allowed: stored.deletion_allowed,
             exportable: stored.exportable,
             allow_plaintext_backup: stored.allow_plaintext_backup,
+            auto_rotate_period: stored.auto_rotate_period,
         },
         derived: stored.derived,
         convergent: stored.convergent_encryption,

@@ -61,7 +61,7 @@ pub fn parse(
         return Err(parse_failure(format!(
             "source data must be an array or slice, got {}",
             match batch {
-                Value::Object(_) => "map",
+                Value::Object(_) => "map[string]interface {}",
                 Value::String(_) => "string",
                 Value::Number(_) => "json.Number",
                 Value::Bool(_) => "bool",
@@ -121,9 +121,6 @@ fn int_field(fields: &Map<String, Value>, i: usize, name: &str) -> Result<i64, A
         Some(Value::Number(n)) => n
             .as_i64()
             .ok_or_else(|| parse_failure(format!("'[{i}].{name}' cannot parse '{n}' as int"))),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|_| parse_failure(format!("'[{i}].{name}' cannot parse '{s}' as int"))),
         Some(other) => Err(parse_failure(format!(
             "'[{i}].{name}' expected type 'int', got unconvertible type '{}'",
             go_type(other)
@@ -195,10 +192,6 @@ pub fn respond<T: Serialize>(
                 status.as_u16()
             )),
         }
-    }
-    // Vault drops warnings from answers that are not 200.
-    if status != StatusCode::OK {
-        warnings.clear();
     }
     envelope_with_status(
         status,

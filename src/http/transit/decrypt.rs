@@ -184,7 +184,12 @@ fn open_item(
     let Some(ciphertext) = item.value.as_deref().filter(|c| !c.is_empty()) else {
         return Err(ItemError::client(MISSING_CIPHERTEXT));
     };
-    let context = item.context.as_deref().map(decode).transpose()?;
+    let context = item
+        .context
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode)
+        .transpose()?;
     let aad = associated_data(item.associated_data.as_deref())?;
     if !key.key_type.supports_encryption() {
         return Err(ItemError::client(format!(
@@ -212,7 +217,12 @@ fn open_item(
 
 fn rewrap_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, ItemError> {
     let plaintext = open_item(key, prefix, item)?;
-    let context = item.context.as_deref().map(decode).transpose()?;
+    let context = item
+        .context
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode)
+        .transpose()?;
     let (number, version) = key
         .version_for(Purpose::Encryption, item.key_version)
         .map_err(|e| ItemError::client(e.to_string()))?;

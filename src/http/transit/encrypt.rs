@@ -139,6 +139,9 @@ pub async fn encrypt(service: &Service, name: &str, params: &Params) -> Result<R
 
     let key = match service.keyring.get(name) {
         Some(key) => key,
+        None if service.keyring.mount_settings().await.disable_upsert => {
+            return Err(ApiError::bad_request("encryption key not found"));
+        }
         None => {
             upsert(
                 service,
@@ -179,7 +182,12 @@ pub async fn encrypt(service: &Service, name: &str, params: &Params) -> Result<R
 
 fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, ItemError> {
     let plaintext = decode(item.value.as_deref().unwrap_or_default())?;
-    let context = item.context.as_deref().map(decode).transpose()?;
+    let context = item
+        .context
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode)
+        .transpose()?;
     let aad = associated_data(item.associated_data.as_deref())?;
 
     let (number, version) = key

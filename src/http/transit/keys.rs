@@ -87,7 +87,7 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
     let settings = &key.settings;
     let description = KeyDescription {
         allow_plaintext_backup: settings.allow_plaintext_backup,
-        auto_rotate_period: 0,
+        auto_rotate_period: settings.auto_rotate_period,
         // Vault describes derivation only for derived keys; modern convergent keys
         // carry version -1 at the key level.
         convergent_encryption: key.derived.then_some(key.convergent),
@@ -180,13 +180,11 @@ pub async fn config(service: &Service, name: &str, params: &Params) -> Result<Re
             "no existing key named {name} could be found"
         )));
     }
-    if let Some(period) = &request.auto_rotate_period
-        && !matches!(period.0.as_str(), "" | "0" | "0s")
-    {
-        return Err(ApiError::bad_request(
-            "auto_rotate_period is not supported by vault-kms: keys rotate only on request",
-        ));
-    }
+    let auto_rotate_period = request
+        .auto_rotate_period
+        .as_ref()
+        .map(|p| rotation_period(&p.0))
+        .transpose()?;
 
     let mut forced_minimum = false;
     let updated = service
@@ -236,6 +234,9 @@ pub async fn config(service: &Service, name: &str, params: &Params) -> Result<Re
 
             if let Some(WeakBool(allowed)) = request.deletion_allowed {
                 settings.deletion_allowed = allowed;
+            }
+            if let Some(period) = auto_rotate_period {
+                settings.auto_rotate_period = period;
             }
             // These two can be switched on, never off again.
             if request.exportable.is_some_and(|b| b.0) {
@@ -289,19 +290,12 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
     let (request, warnings) = params.decode::<CreateRequest>(NAME_FROM_PATH)?;
     let _ = request.context;
 
-    if let Some(period) = &request.auto_rotate_period {
-        let seconds = parse_duration(&period.0)?;
-        if seconds != 0 && seconds < 3600 {
-            return Err(ApiError::bad_request(
-                "auto rotate period must be 0 to disable or at least an hour",
-            ));
-        }
-        if seconds != 0 {
-            return Err(ApiError::bad_request(
-                "auto_rotate_period is not supported by vault-kms: keys rotate only on request",
-            ));
-        }
-    }
+    let auto_rotate_period = request
+        .auto_rotate_period
+        .as_ref()
+        .map(|p| rotation_period(&p.0))
+        .transpose()?
+        .unwrap_or(0);
     let derived = request.derived.is_some_and(|d| d.0);
     let convergent = request.convergent_encryption.is_some_and(|c| c.0);
     if convergent && !derived {
@@ -350,6 +344,7 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
         convergent,
         exportable: request.exportable.is_some_and(|e| e.0),
         allow_plaintext_backup: request.allow_plaintext_backup.is_some_and(|a| a.0),
+        auto_rotate_period,
     };
     let (key, created) = service.keyring.create(name, new).await?;
     if created {
@@ -418,6 +413,17 @@ pub fn list(service: &Service, params: &Params) -> Result<Response, ApiError> {
         return Err(ApiError::NotFound);
     }
     Ok(envelope(&KeyList { keys }, &warnings))
+}
+
+/// An `auto_rotate_period`: 0 to disable, else at least an hour (Vault's rule).
+fn rotation_period(text: &str) -> Result<u64, ApiError> {
+    let seconds = parse_duration(text)?;
+    if seconds != 0 && seconds < 3600 {
+        return Err(ApiError::bad_request(
+            "auto rotate period must be 0 to disable or at least an hour",
+        ));
+    }
+    Ok(u64::try_from(seconds).unwrap_or(0))
 }
 
 /// Seconds in a Vault duration: an integer number of seconds, or a Go duration

@@ -5,6 +5,7 @@
 //! - [`decrypt`]: decrypt and rewrap.
 //! - [`datakey`]: data keys for envelope encryption.
 //! - [`random`]: random bytes.
+//! - [`mount`]: `config/keys` and `cache-config`, settings of the whole mount.
 //! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
 
@@ -13,6 +14,7 @@ pub mod datakey;
 pub mod decrypt;
 pub mod encrypt;
 pub mod keys;
+pub mod mount;
 pub mod random;
 pub mod sign;
 
@@ -47,6 +49,8 @@ pub async fn handle(
         Transit::Rewrap(name) => decrypt::rewrap(service, name, &params),
         Transit::Datakey(kind, name) => datakey::datakey(service, kind, name, &params),
         Transit::Random(url) => random::random(url, &params),
+        Transit::ConfigKeys => mount::config_keys(service, operation, &params).await,
+        Transit::CacheConfig => mount::cache_config(service, operation, &params).await,
         Transit::Sign(name, algorithm) => sign::sign(service, name, algorithm, &params),
         Transit::Verify(name, algorithm) => sign::verify(service, name, algorithm, &params),
     }

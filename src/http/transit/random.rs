@@ -41,13 +41,18 @@ pub fn random(url: Option<&str>, params: &Params) -> Result<Response, ApiError> 
             bytes => ("", Some(bytes)),
         },
     };
-    let count = match url_bytes {
-        Some(text) => text.parse::<i64>().map_err(|_| {
+    // A count in the URL that is not positive is ignored, as OpenBao does.
+    let url_count = match url_bytes {
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
             ApiError::bad_request(format!(
                 "error parsing url-set byte count: strconv.Atoi: parsing \"{text}\": invalid syntax"
             ))
-        })?,
-        None => request.bytes.map_or(DEFAULT_BYTES, |b| b.0),
+        })?),
+        None => None,
+    };
+    let count = match url_count {
+        Some(count) if count > 0 => count,
+        _ => request.bytes.map_or(DEFAULT_BYTES, |b| b.0),
     };
     if count < 1 {
         return Err(ApiError::bad_request("'bytes' cannot be less than 1"));
