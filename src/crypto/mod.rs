@@ -4,6 +4,7 @@
 //! - [`rsa`]: `rsa-2048`, `rsa-3072` and `rsa-4096` encryption (RSA-OAEP).
 //! - [`ecdsa`]: the `ecdsa-p256` signing key type.
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
+//! - [`hmac`]: HMAC over the SHA-1 and SHA-2 hashes.
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
 //!
 //! Nothing here knows about key versions or policies; that is `keyring`'s job.
@@ -11,6 +12,7 @@
 pub mod aead;
 pub mod ecdsa;
 pub mod hash;
+pub mod hmac;
 pub mod kdf;
 pub mod rsa;
 
@@ -49,11 +51,14 @@ pub enum KeyType {
     /// RSA with a 4096-bit modulus.
     #[serde(rename = "rsa-4096")]
     Rsa4096,
+    /// A plain HMAC key of 32 to 512 bytes.
+    #[serde(rename = "hmac")]
+    Hmac,
 }
 
 impl KeyType {
     /// Every supported type, for error messages and tests.
-    pub const ALL: [KeyType; 7] = [
+    pub const ALL: [KeyType; 8] = [
         KeyType::Aes128Gcm96,
         KeyType::Aes256Gcm96,
         KeyType::Chacha20Poly1305,
@@ -61,6 +66,7 @@ impl KeyType {
         KeyType::Rsa2048,
         KeyType::Rsa3072,
         KeyType::Rsa4096,
+        KeyType::Hmac,
     ];
 
     /// The Vault name of the type.
@@ -73,6 +79,7 @@ impl KeyType {
             KeyType::Rsa2048 => "rsa-2048",
             KeyType::Rsa3072 => "rsa-3072",
             KeyType::Rsa4096 => "rsa-4096",
+            KeyType::Hmac => "hmac",
         }
     }
 

@@ -90,6 +90,10 @@ pub enum Transit<'a> {
     Datakey(&'a str, &'a str),
     /// `random[/:source][/:bytes]`, with everything after `random/`.
     Random(Option<&'a str>),
+    /// `hmac/:name[/:algorithm]`.
+    Hmac(&'a str, Option<&'a str>),
+    /// `hash[/:algorithm]`.
+    Hash(Option<&'a str>),
     /// `config/keys`: mount-wide key settings.
     ConfigKeys,
     /// `cache-config`: the policy cache size.
@@ -145,6 +149,8 @@ impl<'a> Route<'a> {
                 Transit::Verify(..) => "transit/verify/:name",
                 Transit::Datakey(..) => "transit/datakey/:kind/:name",
                 Transit::Random(_) => "transit/random",
+                Transit::Hmac(..) => "transit/hmac/:name",
+                Transit::Hash(_) => "transit/hash",
                 Transit::ConfigKeys => "transit/config/keys",
                 Transit::CacheConfig => "transit/cache-config",
             },
@@ -166,9 +172,15 @@ impl<'a> Transit<'a> {
         if rest == "random" {
             return Some(Transit::Random(None));
         }
+        if rest == "hash" {
+            return Some(Transit::Hash(None));
+        }
         let (family, tail) = rest.split_once('/')?;
         if family == "random" {
             return Some(Transit::Random(Some(tail)));
+        }
+        if family == "hash" {
+            return Some(Transit::Hash(Some(tail)));
         }
         let (name, after) = match tail.split_once('/') {
             Some((name, after)) => (name, Some(after)),
@@ -188,6 +200,7 @@ impl<'a> Transit<'a> {
             // The optional trailing segment takes the rest of the path, slashes included.
             ("sign", algorithm) => Transit::Sign(name, algorithm),
             ("verify", algorithm) => Transit::Verify(name, algorithm),
+            ("hmac", algorithm) => Transit::Hmac(name, algorithm),
             _ => return None,
         })
     }
@@ -195,7 +208,12 @@ impl<'a> Transit<'a> {
     /// The key the route acts on, if it names one.
     pub fn key(self) -> Option<&'a str> {
         match self {
-            Transit::Keys | Transit::Random(_) | Transit::ConfigKeys | Transit::CacheConfig => None,
+            Transit::Keys
+            | Transit::Random(_)
+            | Transit::Hash(_)
+            | Transit::ConfigKeys
+            | Transit::CacheConfig => None,
+            Transit::Hmac(n, _) => Some(n),
             Transit::Datakey(_, n) => Some(n),
             Transit::Key(n)
             | Transit::Rotate(n)

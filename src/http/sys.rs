@@ -128,7 +128,11 @@ fn seal_status(service: &Service) -> Response {
         migration: false,
         cluster_name: &service.cluster.name,
         cluster_id: &service.cluster.id,
-        storage_type: "sqlite",
+        storage_type: if service.config.in_memory {
+            "inmem"
+        } else {
+            "sqlite"
+        },
     };
     json_response(StatusCode::OK, &body)
 }

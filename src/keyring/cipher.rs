@@ -103,7 +103,9 @@ pub fn encrypt(
                 _ => CipherError::Internal,
             })
         }
-        KeyMaterial::EcdsaP256(_) => Err(CipherError::EncryptionNotSupported(key.key_type)),
+        KeyMaterial::EcdsaP256(_) | KeyMaterial::Hmac(_) => {
+            Err(CipherError::EncryptionNotSupported(key.key_type))
+        }
     }
 }
 
@@ -141,7 +143,9 @@ pub fn decrypt(
             }
             rsa.decrypt(payload).map_err(|_| CipherError::RsaDecrypt)
         }
-        KeyMaterial::EcdsaP256(_) => Err(CipherError::DecryptionNotSupported(key.key_type)),
+        KeyMaterial::EcdsaP256(_) | KeyMaterial::Hmac(_) => {
+            Err(CipherError::DecryptionNotSupported(key.key_type))
+        }
     }
 }
 

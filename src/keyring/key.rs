@@ -23,14 +23,26 @@ pub enum KeyMaterial {
     EcdsaP256(Box<EcdsaP256Key>),
     /// An RSA key pair.
     Rsa(Box<RsaKey>),
+    /// The key of an `hmac` key; it is also the version's HMAC key.
+    Hmac(SecretBytes),
 }
+
+/// The sizes Vault allows for `hmac` keys, in bytes.
+pub const HMAC_KEY_SIZES: std::ops::RangeInclusive<usize> = 32..=512;
 
 impl KeyMaterial {
     /// Fresh material of `key_type`.
     ///
     /// # Errors
     /// [`CryptoError`] when generation fails.
-    pub fn generate(key_type: KeyType) -> Result<Self, CryptoError> {
+    pub fn generate(key_type: KeyType, key_size: usize) -> Result<Self, CryptoError> {
+        if key_type == KeyType::Hmac {
+            if !HMAC_KEY_SIZES.contains(&key_size) {
+                return Err(CryptoError::MalformedKey);
+            }
+            let key = SecretBytes::random(key_size).map_err(|_| CryptoError::Internal)?;
+            return Ok(Self::Hmac(key));
+        }
         if let Some(algorithm) = key_type.aead() {
             return Ok(Self::Aead(AeadKey::generate(algorithm)?));
         }
@@ -45,6 +57,12 @@ impl KeyMaterial {
     /// # Errors
     /// [`CryptoError::MalformedKey`] when the bytes do not fit the type.
     pub fn from_stored(key_type: KeyType, bytes: SecretBytes) -> Result<Self, CryptoError> {
+        if key_type == KeyType::Hmac {
+            if !HMAC_KEY_SIZES.contains(&bytes.len()) {
+                return Err(CryptoError::MalformedKey);
+            }
+            return Ok(Self::Hmac(bytes));
+        }
         if let Some(algorithm) = key_type.aead() {
             return Ok(Self::Aead(AeadKey::from_bytes(algorithm, bytes)?));
         }
@@ -64,6 +82,7 @@ impl KeyMaterial {
             Self::Aead(key) => key.raw(),
             Self::EcdsaP256(key) => key.pkcs8(),
             Self::Rsa(key) => key.pkcs8(),
+            Self::Hmac(key) => key,
         }
     }
 }
@@ -84,11 +103,20 @@ impl KeyVersion {
     ///
     /// # Errors
     /// [`CryptoError`] when key generation fails.
-    pub fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Self, CryptoError> {
+    pub fn generate(
+        key_type: KeyType,
+        key_size: usize,
+        now: OffsetDateTime,
+    ) -> Result<Self, CryptoError> {
+        let material = KeyMaterial::generate(key_type, key_size)?;
+        let hmac_key = match &material {
+            KeyMaterial::Hmac(key) => key.clone(),
+            _ => SecretBytes::random(HMAC_KEY_LEN).map_err(|_| CryptoError::Internal)?,
+        };
         Ok(Self {
             created: now,
-            material: KeyMaterial::generate(key_type)?,
-            hmac_key: SecretBytes::random(HMAC_KEY_LEN).map_err(|_| CryptoError::Internal)?,
+            material,
+            hmac_key,
         })
     }
 }
@@ -195,6 +223,8 @@ pub struct NamedKey {
     pub derived: bool,
     /// Whether encryption is deterministic per context and plaintext.
     pub convergent: bool,
+    /// Bytes of key material for `hmac` keys; 0 for every other type.
+    pub key_size: usize,
     /// Every version, keyed by number; the highest is the latest.
     pub versions: BTreeMap<u32, Arc<KeyVersion>>,
 }
@@ -209,13 +239,27 @@ impl NamedKey {
         key_type: KeyType,
         now: OffsetDateTime,
     ) -> Result<Self, CryptoError> {
-        let first = KeyVersion::generate(key_type, now)?;
+        Self::generate_sized(name, key_type, 0, now)
+    }
+
+    /// A new key with one fresh version; `key_size` is the size of `hmac` keys.
+    ///
+    /// # Errors
+    /// [`CryptoError`] when key generation fails or the size does not fit.
+    pub fn generate_sized(
+        name: &str,
+        key_type: KeyType,
+        key_size: usize,
+        now: OffsetDateTime,
+    ) -> Result<Self, CryptoError> {
+        let first = KeyVersion::generate(key_type, key_size, now)?;
         Ok(Self {
             name: name.to_owned(),
             key_type,
             settings: KeySettings::default(),
             derived: false,
             convergent: false,
+            key_size,
             versions: BTreeMap::from([(1, Arc::new(first))]),
         })
     }
@@ -231,7 +275,7 @@ impl NamedKey {
     /// [`CryptoError`] when key generation fails.
     pub fn rotated(&self, now: OffsetDateTime) -> Result<Self, CryptoError> {
         let mut next = self.clone();
-        let version = KeyVersion::generate(self.key_type, now)?;
+        let version = KeyVersion::generate(self.key_type, self.key_size, now)?;
         next.versions
             .insert(self.latest_version() + 1, Arc::new(version));
         Ok(next)
@@ -306,6 +350,53 @@ impl NamedKey {
         }
         let number = u32::try_from(number).map_err(|_| VersionError::TooOld)?;
         self.available(number).map(|v| (number, v))
+    }
+
+    /// Picks the version for generating an HMAC, with Vault's HMAC-specific texts.
+    ///
+    /// # Errors
+    /// Vault's message when the policy refuses the requested version.
+    pub fn hmac_version(&self, requested: i64) -> Result<(u32, &KeyVersion), String> {
+        let latest = self.latest_version();
+        let number = match requested {
+            0 => i64::from(latest),
+            n => n,
+        };
+        if number != i64::from(latest) {
+            let min_encryption = i64::from(self.settings.min_encryption_version);
+            if min_encryption > 0 && number < min_encryption {
+                return Err(
+                    "cannot generate HMAC: version is too old (disallowed by policy)".to_owned(),
+                );
+            }
+            if number < 0 {
+                return Err("key version does not exist (cannot be negative)".to_owned());
+            }
+            if number > i64::from(latest) {
+                return Err(format!(
+                    "key version does not exist; latest key version is {latest}"
+                ));
+            }
+        }
+        let number = u32::try_from(number).map_err(|_| "no such key version".to_owned())?;
+        self.available(number)
+            .map(|v| (number, v))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Picks the version named by an HMAC to verify, with Vault's HMAC texts.
+    ///
+    /// # Errors
+    /// Vault's message when the version is too new, retired, or gone.
+    pub fn hmac_verify_version(&self, number: i64) -> Result<&KeyVersion, String> {
+        if number > i64::from(self.latest_version()) {
+            return Err("invalid HMAC: version is too new".to_owned());
+        }
+        if number < i64::from(self.settings.min_decryption_version) {
+            return Err("cannot verify HMAC: version is too old (disallowed by policy)".to_owned());
+        }
+        let number = u32::try_from(number).map_err(|_| "no such key version".to_owned())?;
+        self.available(number).map_err(|e| e.to_string())
     }
 
     fn available(&self, number: u32) -> Result<&KeyVersion, VersionError> {

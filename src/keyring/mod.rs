@@ -75,6 +75,8 @@ pub struct NewKey {
     pub allow_plaintext_backup: bool,
     /// Seconds between automatic rotations; 0 turns them off.
     pub auto_rotate_period: u64,
+    /// Bytes of key material of an `hmac` key.
+    pub key_size: usize,
 }
 
 impl NewKey {
@@ -87,6 +89,7 @@ impl NewKey {
             exportable: false,
             allow_plaintext_backup: false,
             auto_rotate_period: 0,
+            key_size: 0,
         }
     }
 }
@@ -281,7 +284,7 @@ impl Keyring {
         let now = self.clock.now();
         let owned_name = name.to_owned();
         let (key, created) = tokio::task::spawn_blocking(move || {
-            let mut key = NamedKey::generate(&owned_name, new.key_type, now)?;
+            let mut key = NamedKey::generate_sized(&owned_name, new.key_type, new.key_size, now)?;
             key.derived = new.derived;
             key.convergent = new.convergent;
             key.settings.exportable = new.exportable;

@@ -34,6 +34,8 @@ struct StoredKey {
     #[serde(default)]
     auto_rotate_period: u64,
     #[serde(default)]
+    key_size: usize,
+    #[serde(default)]
     derived: bool,
     #[serde(default)]
     convergent_encryption: bool,
@@ -64,6 +66,7 @@ pub fn encode(key: &NamedKey) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
         exportable: key.settings.exportable,
         allow_plaintext_backup: key.settings.allow_plaintext_backup,
         auto_rotate_period: key.settings.auto_rotate_period,
+        key_size: key.key_size,
         derived: key.derived,
         convergent_encryption: key.convergent,
         versions: key
@@ -127,6 +130,7 @@ pub fn decode(bytes: &[u8]) -> Result<NamedKey, DecodeError> {
         },
         derived: stored.derived,
         convergent: stored.convergent_encryption,
+        key_size: stored.key_size,
         versions,
     })
 }
@@ -156,7 +160,8 @@ mod tests {
     fn keys_round_trip_through_their_stored_form() {
         let now = OffsetDateTime::now_utc();
         for key_type in KeyType::ALL {
-            let mut key = NamedKey::generate("app", key_type, now)
+            let size = if key_type == KeyType::Hmac { 64 } else { 0 };
+            let mut key = NamedKey::generate_sized("app", key_type, size, now)
                 .unwrap()
                 .rotated(now)
                 .unwrap();
@@ -164,6 +169,7 @@ mod tests {
 
             let loaded = decode(&encode(&key).unwrap()).unwrap();
             assert_eq!(loaded.name, "app");
+            assert_eq!(loaded.key_size, size);
             assert_eq!(loaded.key_type, key_type);
             assert_eq!(loaded.settings, key.settings);
             assert_eq!(loaded.latest_version(), 2);

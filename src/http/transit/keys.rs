@@ -13,7 +13,7 @@ use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
 use crate::http::response::{envelope, no_content};
-use crate::keyring::key::KeyMaterial;
+use crate::keyring::key::{HMAC_KEY_SIZES, KeyMaterial};
 use crate::keyring::{NamedKey, NewKey};
 use crate::service::Service;
 
@@ -33,7 +33,10 @@ struct KeyDescription<'a> {
     imported_key: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     kdf: Option<&'static str>,
-    keys: BTreeMap<String, VersionDescription>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<BTreeMap<String, VersionDescription>>,
     latest_version: u32,
     min_available_version: u32,
     min_decryption_version: u32,
@@ -80,6 +83,8 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
             KeyMaterial::Aead(_) => VersionDescription::Symmetric(version.created.unix_timestamp()),
             KeyMaterial::EcdsaP256(pair) => asymmetric("P-256", pair.public_pem())?,
             KeyMaterial::Rsa(rsa) => asymmetric(key.key_type.as_str(), rsa.public_pem())?,
+            // Vault shows no versions for hmac keys (see below).
+            KeyMaterial::Hmac(_) => continue,
         };
         keys.insert(number.to_string(), description);
     }
@@ -97,7 +102,8 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
         exportable: settings.exportable,
         imported_key: false,
         kdf: key.derived.then_some("hkdf_sha256"),
-        keys,
+        key_size: (key.key_size != 0).then_some(key.key_size),
+        keys: (key.key_type != KeyType::Hmac).then_some(keys),
         latest_version: key.latest_version(),
         min_available_version: 0,
         min_decryption_version: settings.min_decryption_version,
@@ -274,13 +280,7 @@ struct CreateRequest {
 }
 
 /// Vault key types that vault-kms does not serve yet; any other name is unknown.
-const NOT_YET_SERVED: [&str; 5] = [
-    "ed25519",
-    "ecdsa-p384",
-    "ecdsa-p521",
-    "hmac",
-    "xchacha20-poly1305",
-];
+const NOT_YET_SERVED: [&str; 4] = ["ed25519", "ecdsa-p384", "ecdsa-p521", "xchacha20-poly1305"];
 
 /// `POST keys/:name`: creates a key, or answers with the existing one unchanged.
 ///
@@ -318,11 +318,20 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
             "unknown key type {type_name}"
         )));
     };
-    if request.key_size.is_some_and(|s| s.0 != 0) {
+    let key_size = request.key_size.map_or(0, |s| s.0);
+    if key_size != 0 && key_type != KeyType::Hmac {
         return Err(ApiError::bad_request(format!(
             "key_size is not valid for algorithm {type_name}"
         )));
     }
+    let key_size = match usize::try_from(key_size) {
+        Ok(size) if size == 0 || HMAC_KEY_SIZES.contains(&size) => size,
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "invalid key_size {key_size}"
+            )));
+        }
+    };
     if request.external_key_ref.is_some_and(|r| !r.0.is_empty()) {
         return Err(ApiError::bad_request(
             "must provide type=external-key to use external_key_ref",
@@ -337,6 +346,11 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
             "key derivation and convergent encryption not supported for keys of type {type_name}"
         )));
     }
+    if key_type == KeyType::Hmac && key_size == 0 {
+        return Err(ApiError::Wrapped(
+            "invalid key size for HMAC key, must be between 32 and 512 bytes".to_owned(),
+        ));
+    }
 
     let new = NewKey {
         key_type,
@@ -345,6 +359,7 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
         exportable: request.exportable.is_some_and(|e| e.0),
         allow_plaintext_backup: request.allow_plaintext_backup.is_some_and(|a| a.0),
         auto_rotate_period,
+        key_size,
     };
     let (key, created) = service.keyring.create(name, new).await?;
     if created {

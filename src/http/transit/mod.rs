@@ -5,6 +5,8 @@
 //! - [`decrypt`]: decrypt and rewrap.
 //! - [`datakey`]: data keys for envelope encryption.
 //! - [`random`]: random bytes.
+//! - [`hmac`]: HMACs with a named key's HMAC keys.
+//! - [`hash`]: hashing without a key.
 //! - [`mount`]: `config/keys` and `cache-config`, settings of the whole mount.
 //! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
@@ -13,6 +15,8 @@ pub mod batch;
 pub mod datakey;
 pub mod decrypt;
 pub mod encrypt;
+pub mod hash;
+pub mod hmac;
 pub mod keys;
 pub mod mount;
 pub mod random;
@@ -49,6 +53,8 @@ pub async fn handle(
         Transit::Rewrap(name) => decrypt::rewrap(service, name, &params),
         Transit::Datakey(kind, name) => datakey::datakey(service, kind, name, &params),
         Transit::Random(url) => random::random(url, &params),
+        Transit::Hmac(name, algorithm) => hmac::hmac(service, name, algorithm, &params),
+        Transit::Hash(algorithm) => hash::hash(algorithm, &params),
         Transit::ConfigKeys => mount::config_keys(service, operation, &params).await,
         Transit::CacheConfig => mount::cache_config(service, operation, &params).await,
         Transit::Sign(name, algorithm) => sign::sign(service, name, algorithm, &params),

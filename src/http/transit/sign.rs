@@ -1,4 +1,5 @@
-//! `sign/:name[/:hash_algorithm]` and `verify/:name[/:hash_algorithm]`.
+//! `sign/:name[/:hash_algorithm]` and `verify/:name[/:hash_algorithm]`, single or
+//! batch; verify also checks HMACs.
 //!
 //! The hash comes from the URL, else `hash_algorithm`, else the deprecated
 //! `algorithm`, else sha2-256. Unless `prehashed`, the input is hashed and the digest
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::NAME_FROM_PATH;
+use super::hmac::verify_hmac;
 use crate::crypto::ecdsa::{Asn1Shape, Marshaling, check_asn1_shape};
 use crate::crypto::hash::HashAlgorithm;
 use crate::encoding;
@@ -18,6 +20,7 @@ use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
 use crate::http::response::envelope;
 use crate::keyring::NamedKey;
 use crate::keyring::key::{KeyMaterial, Purpose, ValueKind};
+use crate::keyring::versioned::Prefix;
 use crate::service::Service;
 
 #[derive(Deserialize)]
@@ -49,27 +52,54 @@ struct VerifyRequest {
     batch_input: Option<Value>,
 }
 
+/// A signature, single or as a batch item (a failed item reports version 0).
 #[derive(Serialize)]
 struct Signed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
     key_version: u32,
-    signature: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
+}
+
+/// A verification result. HMAC batch items omit `valid` when it is false, as Vault.
+#[derive(Serialize)]
+struct Verified {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid: Option<bool>,
 }
 
 #[derive(Serialize)]
-struct Verified {
-    valid: bool,
+struct BatchResults<T: Serialize> {
+    batch_results: Vec<T>,
+}
+
+/// One item of a sign or verify request.
+#[derive(Default)]
+struct Item {
+    input: Option<String>,
+    signature: Option<String>,
+    hmac: Option<String>,
+    reference: String,
 }
 
 /// The options sign and verify share, checked the same way for both.
 struct Options {
+    /// `None` only for `hash_algorithm=none` (a prehashed raw input).
     hash: Option<HashAlgorithm>,
+    /// The name as given, for HMAC checks.
+    hash_name: String,
     prehashed: bool,
     marshaling: Marshaling,
 }
 
 impl Options {
-    /// `hash` is `None` only for `hash_algorithm=none` (a prehashed raw input).
-    #[expect(clippy::too_many_arguments, reason = "one argument per request option")]
     fn parse(
         url_algorithm: Option<&str>,
         hash_algorithm: Option<&WeakString>,
@@ -78,14 +108,7 @@ impl Options {
         signature_algorithm: Option<&WeakString>,
         marshaling_algorithm: Option<&WeakString>,
         salt_length: Option<&WeakString>,
-        batch: Option<&Value>,
     ) -> Result<Self, ApiError> {
-        if !matches!(batch, None | Some(Value::Null)) {
-            return Err(ApiError::bad_request(
-                "batch_input is not supported by vault-kms yet; send one item per request",
-            ));
-        }
-
         let name = url_algorithm
             .or_else(|| hash_algorithm.map(|h| h.0.as_str()))
             .or_else(|| algorithm.map(|a| a.0.as_str()))
@@ -134,52 +157,129 @@ impl Options {
 
         Ok(Self {
             hash,
+            hash_name: name.to_owned(),
             prehashed,
             marshaling,
         })
     }
 
     /// The digest to sign: the input itself when prehashed, else its hash.
-    fn digest(&self, input: &[u8]) -> Result<Vec<u8>, ApiError> {
+    fn digest(&self, input: &[u8]) -> Result<Vec<u8>, String> {
         match self.hash {
             Some(hash) if !self.prehashed => hash
                 .digest(input)
                 .map(|d| d.as_ref().to_vec())
-                .map_err(|e| ApiError::bad_request(e.to_string())),
+                .map_err(|e| e.to_string()),
             _ => Ok(input.to_vec()),
         }
     }
 }
 
-fn decode_input(input: Option<&WeakString>) -> Result<Vec<u8>, ApiError> {
-    let input = input.map_or("", |i| i.0.as_str());
-    encoding::decode_std(input)
-        .map_err(|e| ApiError::bad_request(format!("unable to decode input as base64: {e}")))
+/// Reads batch items: objects whose fields are strings (numbers become text).
+fn parse_items(batch: &Value) -> Result<Vec<Item>, ApiError> {
+    let failure =
+        |detail: String| ApiError::Wrapped(format!("failed to parse batch input: {detail}"));
+    let Value::Array(entries) = batch else {
+        return Err(failure("source data must be an array or slice".to_owned()));
+    };
+    if entries.is_empty() {
+        return Err(ApiError::bad_request("missing batch input to process"));
+    }
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let Value::Object(fields) = entry else {
+                return Err(failure(format!("[{i}] expected a map")));
+            };
+            let text = |name: &str| match fields.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(_) => Err(failure(format!("'[{i}].{name}' expected type 'string'"))),
+            };
+            Ok(Item {
+                input: text("input")?,
+                signature: text("signature")?,
+                hmac: text("hmac")?,
+                reference: text("reference")?.unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
-fn signing_key(
+fn decode_input(input: &str) -> Result<Vec<u8>, String> {
+    encoding::decode_std(input).map_err(|e| format!("unable to decode input as base64: {e}"))
+}
+
+fn check_context(context: Option<&WeakString>) -> Result<(), ApiError> {
+    if let Some(context) = context {
+        encoding::decode_std(&context.0)
+            .map_err(|_| ApiError::bad_request("failed to base64-decode context"))?;
+    }
+    Ok(())
+}
+
+fn existing_key(
     service: &Service,
     name: &str,
     missing: &str,
-    verb: &str,
 ) -> Result<std::sync::Arc<NamedKey>, ApiError> {
-    let key = service
+    service
         .keyring
         .get(name)
-        .ok_or_else(|| ApiError::bad_request(missing))?;
-    if !key.key_type.supports_signing() {
-        return Err(ApiError::bad_request(format!(
-            "key type {} does not support {verb}",
+        .ok_or_else(|| ApiError::bad_request(missing))
+}
+
+/// Why one signature could not be made: Vault answers a single request with 400 for
+/// input errors and 500 (wrapped) for the rest.
+enum SignError {
+    Input(String),
+    Other(String),
+}
+
+impl SignError {
+    fn message(self) -> String {
+        match self {
+            SignError::Input(m) | SignError::Other(m) => m,
+        }
+    }
+}
+
+fn sign_item(
+    key: &NamedKey,
+    prefix: &Prefix,
+    options: &Options,
+    input: &str,
+    requested: i64,
+) -> Result<(String, u32), SignError> {
+    let input = decode_input(input).map_err(SignError::Input)?;
+    let (number, version) = key
+        .version_for(Purpose::Signing, requested)
+        .map_err(|e| SignError::Other(e.to_string()))?;
+    let KeyMaterial::EcdsaP256(pair) = &version.material else {
+        return Err(SignError::Other(format!(
+            "signing with {} keys is not supported by vault-kms yet",
             key.key_type
         )));
-    }
-    Ok(key)
+    };
+
+    let digest = options.digest(&input).map_err(SignError::Input)?;
+    let signature = pair
+        .sign_digest(&digest, options.marshaling)
+        .map_err(|e| SignError::Other(e.to_string()))?;
+    let encoded = match options.marshaling {
+        Marshaling::Asn1 => encoding::encode_std(&signature),
+        Marshaling::Jws => encoding::encode_url_nopad(&signature),
+    };
+    Ok((prefix.format(number, &encoded), number))
 }
 
 /// `POST sign/:name[/:hash_algorithm]`.
 ///
 /// # Errors
-/// 400 for bad options or input; 500 (wrapped) for a refused `key_version`, as Vault.
+/// 400 for bad options or input; 500 (wrapped) for a refused `key_version`, as
+/// Vault. Batch items fail on their own and the batch answers 200.
 pub fn sign(
     service: &Service,
     name: &str,
@@ -195,40 +295,110 @@ pub fn sign(
         request.signature_algorithm.as_ref(),
         request.marshaling_algorithm.as_ref(),
         request.salt_length.as_ref(),
-        request.batch_input.as_ref(),
     )?;
-    let key = signing_key(service, name, "signing key not found", "signing")?;
-    if let Some(context) = &request.context {
-        encoding::decode_std(&context.0)
-            .map_err(|_| ApiError::bad_request("failed to base64-decode context"))?;
+    let key = existing_key(service, name, "signing key not found")?;
+    if !key.key_type.supports_signing() {
+        return Err(ApiError::bad_request(format!(
+            "key type {} does not support signing",
+            key.key_type
+        )));
     }
-
-    let input = decode_input(request.input.as_ref())?;
+    check_context(request.context.as_ref())?;
+    let prefix = &service.config.prefix;
     let requested = request.key_version.map_or(0, |v| v.0);
-    let (number, version) = key
-        .version_for(Purpose::Signing, requested)
-        .map_err(|e| ApiError::Wrapped(e.to_string()))?;
-    let KeyMaterial::EcdsaP256(pair) = &version.material else {
-        return Err(ApiError::internal("signing key holds no key pair"));
+
+    let Some(batch) = request.batch_input.as_ref().filter(|b| !b.is_null()) else {
+        let input = request.input.map(|i| i.0).unwrap_or_default();
+        let (signature, number) =
+            sign_item(&key, prefix, &options, &input, requested).map_err(|e| match e {
+                SignError::Input(m) => ApiError::BadRequest(m),
+                SignError::Other(m) => ApiError::Wrapped(m),
+            })?;
+        let signed = Signed {
+            error: None,
+            key_version: number,
+            reference: None,
+            signature: Some(signature),
+        };
+        return Ok(envelope(&signed, &warnings));
     };
 
-    let digest = options.digest(&input)?;
-    let signature = pair
-        .sign_digest(&digest, options.marshaling)
-        .map_err(ApiError::internal)?;
-    let encoded = match options.marshaling {
-        Marshaling::Asn1 => encoding::encode_std(&signature),
-        Marshaling::Jws => encoding::encode_url_nopad(&signature),
-    };
-    let signed = Signed {
-        key_version: number,
-        signature: service.config.prefix.format(number, &encoded),
-    };
-    Ok(envelope(&signed, &warnings))
+    let results = parse_items(batch)?
+        .into_iter()
+        .map(|item| {
+            let reference = Some(item.reference);
+            let outcome = match item.input {
+                Some(input) => {
+                    sign_item(&key, prefix, &options, &input, requested).map_err(SignError::message)
+                }
+                None => Err("missing input".to_owned()),
+            };
+            match outcome {
+                Ok((signature, number)) => Signed {
+                    error: None,
+                    key_version: number,
+                    reference,
+                    signature: Some(signature),
+                },
+                Err(error) => Signed {
+                    error: Some(error),
+                    key_version: 0,
+                    reference,
+                    signature: None,
+                },
+            }
+        })
+        .collect();
+    Ok(envelope(
+        &BatchResults {
+            batch_results: results,
+        },
+        &warnings,
+    ))
 }
 
-/// `POST verify/:name[/:hash_algorithm]`. A signature that does not match is
-/// `valid: false`, not an error.
+fn verify_signature(
+    key: &NamedKey,
+    prefix: &Prefix,
+    options: &Options,
+    input: &str,
+    signature: &str,
+) -> Result<bool, String> {
+    let input = decode_input(input)?;
+    let value = prefix
+        .parse(signature)
+        .map_err(|e| e.message("signature"))?;
+    let (_, version) = key
+        .version_of(ValueKind::Signature, value.version)
+        .map_err(|e| e.to_string())?;
+    let bad_base64 = |_| "invalid base64 signature value".to_owned();
+    let raw = match options.marshaling {
+        Marshaling::Asn1 => encoding::decode_std(value.payload).map_err(bad_base64)?,
+        Marshaling::Jws => encoding::decode_url_nopad(value.payload).map_err(bad_base64)?,
+    };
+    if options.marshaling == Marshaling::Asn1 {
+        check_asn1_shape(&raw).map_err(|shape| match shape {
+            Asn1Shape::Invalid => "supplied signature is invalid".to_owned(),
+            Asn1Shape::ExtraData => "supplied signature contains extra data".to_owned(),
+        })?;
+    }
+    let KeyMaterial::EcdsaP256(pair) = &version.material else {
+        return Err(format!(
+            "verifying {} signatures is not supported by vault-kms yet",
+            key.key_type
+        ));
+    };
+    let digest = options.digest(&input)?;
+    Ok(pair.verify_digest(&digest, &raw, options.marshaling))
+}
+
+/// The hash of an HMAC check, with the hmac endpoint's rules.
+fn hmac_hash(options: &Options) -> Result<HashAlgorithm, ApiError> {
+    super::hmac::algorithm(&options.hash_name)
+}
+
+/// `POST verify/:name[/:hash_algorithm]`: a signature check, or an HMAC check when
+/// `hmac` is given instead. A mismatch is `valid: false`, not an error.
 ///
 /// # Errors
 /// 400 for bad options, input, or a malformed or retired signature.
@@ -247,54 +417,115 @@ pub fn verify(
         request.signature_algorithm.as_ref(),
         request.marshaling_algorithm.as_ref(),
         request.salt_length.as_ref(),
-        request.batch_input.as_ref(),
     )?;
-    let Some(signature) = request.signature.as_ref() else {
-        return Err(match request.hmac {
-            Some(_) => ApiError::bad_request(
-                "verifying an hmac is not supported by vault-kms yet; only signatures are",
-            ),
-            None => {
-                ApiError::bad_request("neither a 'signature' nor an 'hmac' were given to verify")
+    let batch = request.batch_input.as_ref().filter(|b| !b.is_null());
+    let items = match batch {
+        Some(batch) => parse_items(batch)?,
+        None => vec![Item {
+            input: request.input.map(|i| i.0),
+            signature: request.signature.map(|s| s.0),
+            hmac: request.hmac.map(|h| h.0),
+            reference: String::new(),
+        }],
+    };
+    let hmac_mode = batch_mode(&items, batch.is_some())?;
+
+    let key = existing_key(service, name, "signature verification key not found")?;
+    if !hmac_mode && !key.key_type.supports_signing() {
+        return Err(ApiError::bad_request(format!(
+            "key type {} does not support verification",
+            key.key_type
+        )));
+    }
+    check_context(request.context.as_ref())?;
+    let hash = if hmac_mode {
+        Some(hmac_hash(&options)?)
+    } else {
+        None
+    };
+    let prefix = &service.config.prefix;
+
+    let check = |item: &Item| -> Result<bool, String> {
+        let input = item.input.as_deref().unwrap_or_default();
+        match (hash, &item.signature, &item.hmac) {
+            (Some(hash), _, Some(mac)) => verify_hmac(&key, prefix, hash, input, mac),
+            (None, Some(signature), _) => {
+                verify_signature(&key, prefix, &options, input, signature)
             }
-        });
+            _ => Err(if hmac_mode {
+                "missing hmac"
+            } else {
+                "missing signature"
+            }
+            .to_owned()),
+        }
     };
-    let key = signing_key(
-        service,
-        name,
-        "signature verification key not found",
-        "verification",
-    )?;
-    if let Some(context) = &request.context {
-        encoding::decode_std(&context.0)
-            .map_err(|_| ApiError::bad_request("failed to base64-decode context"))?;
-    }
-    let input = decode_input(request.input.as_ref())?;
 
-    let value = service
-        .config
-        .prefix
-        .parse(&signature.0)
-        .map_err(|e| ApiError::bad_request(e.message("signature")))?;
-    let (_, version) = key.version_of(ValueKind::Signature, value.version)?;
-    let bad_base64 = |_| ApiError::bad_request("invalid base64 signature value");
-    let raw = match options.marshaling {
-        Marshaling::Asn1 => encoding::decode_std(value.payload).map_err(bad_base64)?,
-        Marshaling::Jws => encoding::decode_url_nopad(value.payload).map_err(bad_base64)?,
-    };
-    if options.marshaling == Marshaling::Asn1 {
-        check_asn1_shape(&raw).map_err(|shape| match shape {
-            Asn1Shape::Invalid => ApiError::bad_request("supplied signature is invalid"),
-            Asn1Shape::ExtraData => ApiError::bad_request("supplied signature contains extra data"),
-        })?;
+    if batch.is_none() {
+        let valid = check(&items[0]).map_err(ApiError::BadRequest)?;
+        let verified = Verified {
+            error: None,
+            reference: None,
+            valid: Some(valid),
+        };
+        return Ok(envelope(&verified, &warnings));
     }
 
-    let KeyMaterial::EcdsaP256(pair) = &version.material else {
-        return Err(ApiError::internal("verification key holds no key pair"));
-    };
-    let digest = options.digest(&input)?;
-    let verified = Verified {
-        valid: pair.verify_digest(&digest, &raw, options.marshaling),
-    };
-    Ok(envelope(&verified, &warnings))
+    let results = items
+        .iter()
+        .map(|item| {
+            let reference = Some(item.reference.clone());
+            match check(item) {
+                Ok(valid) => Verified {
+                    error: None,
+                    reference,
+                    valid: (valid || !hmac_mode).then_some(valid),
+                },
+                Err(error) => Verified {
+                    error: Some(error),
+                    reference,
+                    valid: (!hmac_mode).then_some(false),
+                },
+            }
+        })
+        .collect();
+    Ok(envelope(
+        &BatchResults {
+            batch_results: results,
+        },
+        &warnings,
+    ))
+}
+
+/// Whether the items check HMACs (true) or signatures (false), with Vault's rules
+/// for what a request must carry.
+fn batch_mode(items: &[Item], batch: bool) -> Result<bool, ApiError> {
+    if !batch {
+        let item = &items[0];
+        return match (&item.signature, &item.hmac) {
+            (Some(_), _) => Ok(false),
+            (None, Some(_)) => Ok(true),
+            (None, None) => Err(ApiError::bad_request(
+                "neither a 'signature' nor an 'hmac' were given to verify",
+            )),
+        };
+    }
+    let signatures = items.iter().filter(|i| i.signature.is_some()).count();
+    let hmacs = items.iter().filter(|i| i.hmac.is_some()).count();
+    match (signatures, hmacs) {
+        (0, 0) => Err(ApiError::bad_request(
+            "no batch_input elements have 'signature' or 'hmac'",
+        )),
+        (s, 0) if s == items.len() => Ok(false),
+        (0, h) if h == items.len() => Ok(true),
+        (s, 0) if s < items.len() => Err(ApiError::bad_request(
+            "some elements of batch_input are missing 'signature'",
+        )),
+        (0, _) => Err(ApiError::bad_request(
+            "some elements of batch_input are missing 'hmac'",
+        )),
+        _ => Err(ApiError::bad_request(
+            "elements of batch_input must all provide 'signature' or all provide 'hmac'",
+        )),
+    }
 }

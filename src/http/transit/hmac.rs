@@ -1,0 +1,203 @@
+//! `hmac/:name[/:algorithm]`: HMACs under a key's per-version HMAC key, single or
+//! batch. Every key type has one (an `hmac` key's is the key itself). Verifying an
+//! HMAC goes through `verify` (see `sign.rs`).
+
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::crypto::hash::HashAlgorithm;
+use crate::crypto::hmac;
+use crate::encoding;
+use crate::http::error::ApiError;
+use crate::http::params::{Params, WeakInt, WeakString};
+use crate::http::response::envelope;
+use crate::keyring::NamedKey;
+use crate::keyring::versioned::Prefix;
+use crate::service::Service;
+
+#[derive(Deserialize)]
+struct HmacRequest {
+    input: Option<WeakString>,
+    algorithm: Option<WeakString>,
+    key_version: Option<WeakInt>,
+    batch_input: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Mac {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hmac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+}
+
+/// Parses an HMAC algorithm name as the hmac endpoint does.
+///
+/// # Errors
+/// 400 for `none`, an unknown name (Vault's text is literally `'\x00'`, a
+/// formatting slip clients may match on), or a hash vault-kms has no HMAC for.
+pub fn algorithm(name: &str) -> Result<HashAlgorithm, ApiError> {
+    if name == "none" {
+        return Err(ApiError::bad_request("algorithm cannot be none"));
+    }
+    HashAlgorithm::from_vault_name(name)
+        .ok_or_else(|| ApiError::bad_request(r"unsupported algorithm '\x00'"))
+}
+
+/// `POST hmac/:name[/:algorithm]`.
+///
+/// # Errors
+/// 400 with Vault's message; batch items fail on their own and answer 200.
+pub fn hmac(
+    service: &Service,
+    name: &str,
+    url_algorithm: Option<&str>,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let (request, warnings) = params.decode::<HmacRequest>(&["name", "urlalgorithm"])?;
+    let key = service
+        .keyring
+        .get(name)
+        .ok_or_else(|| ApiError::bad_request("encryption key not found"))?;
+    let (number, version) = key
+        .hmac_version(request.key_version.map_or(0, |v| v.0))
+        .map_err(ApiError::BadRequest)?;
+    let name = url_algorithm
+        .or(request.algorithm.as_ref().map(|a| a.0.as_str()))
+        .filter(|a| !a.is_empty())
+        .unwrap_or("sha2-256");
+    let hash = algorithm(name)?;
+    let prefix = &service.config.prefix;
+    let mac = |input: &str| -> Result<String, String> {
+        let input = encoding::decode_std(input)
+            .map_err(|e| format!("unable to decode input as base64: {e}"))?;
+        let tag = hmac::sign(hash, version.hmac_key.expose(), &input).map_err(|e| e.to_string())?;
+        Ok(prefix.format(number, &encoding::encode_std(&tag)))
+    };
+
+    let Some(batch) = request.batch_input.as_ref().filter(|b| !b.is_null()) else {
+        let input = request
+            .input
+            .ok_or_else(|| ApiError::bad_request("missing input for HMAC"))?;
+        let answer = Mac {
+            error: None,
+            hmac: Some(mac(&input.0).map_err(ApiError::BadRequest)?),
+            reference: None,
+        };
+        return Ok(envelope(&answer, &warnings));
+    };
+
+    let results: Vec<Mac> = parse_batch(batch)?
+        .into_iter()
+        .map(|(input, reference)| {
+            let outcome = input
+                .ok_or_else(|| "missing input for HMAC".to_owned())
+                .and_then(|i| mac(&i));
+            match outcome {
+                Ok(tag) => Mac {
+                    error: None,
+                    hmac: Some(tag),
+                    reference: Some(reference),
+                },
+                Err(error) => Mac {
+                    error: Some(error),
+                    hmac: None,
+                    reference: Some(reference),
+                },
+            }
+        })
+        .collect();
+    Ok(envelope(
+        &BatchResults {
+            batch_results: results,
+        },
+        &warnings,
+    ))
+}
+
+#[derive(Serialize)]
+struct BatchResults<T: Serialize> {
+    batch_results: Vec<T>,
+}
+
+/// Reads `(input, reference)` pairs; values may be strings or numbers (as text).
+///
+/// # Errors
+/// 500 (wrapped) with Vault's decoding text for anything else.
+pub(super) fn parse_batch(batch: &Value) -> Result<Vec<(Option<String>, String)>, ApiError> {
+    let failure = |detail: String| {
+        ApiError::Wrapped(format!(
+            "failed to parse batch input: decoding failed due to the following error(s):\n\n{detail}"
+        ))
+    };
+    let Value::Array(items) = batch else {
+        return Err(failure(
+            "'' source data must be an array or slice, got map".to_owned(),
+        ));
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("missing batch input to process"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let Value::Object(fields) = item else {
+                return Err(failure(format!(
+                    "'[{i}]' expected a map, got '{}'",
+                    go_type(item)
+                )));
+            };
+            let text = |field: &str| match fields.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(other) => Err(failure(format!(
+                    "'[{i}][{field}]' expected type 'string', got unconvertible type '{}'",
+                    go_type(other)
+                ))),
+            };
+            Ok((text("input")?, text("reference")?.unwrap_or_default()))
+        })
+        .collect()
+}
+
+fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "json.Number",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+/// Checks an `hmac` string against `input` under `key`, constant time.
+///
+/// # Errors
+/// Vault's message for a malformed HMAC string, a version outside the policy, or
+/// undecodable input.
+pub(super) fn verify_hmac(
+    key: &NamedKey,
+    prefix: &Prefix,
+    hash: HashAlgorithm,
+    input: &str,
+    hmac_value: &str,
+) -> Result<bool, String> {
+    let value = prefix.parse(hmac_value).map_err(|e| match e {
+        crate::keyring::versioned::ParseError::NoPrefix => {
+            "invalid HMAC to verify: no prefix".to_owned()
+        }
+        other => other.message("HMAC"),
+    })?;
+    let tag = encoding::decode_std(value.payload)
+        .map_err(|e| format!("unable to decode verification HMAC as base64: {e}"))?;
+    let version = key.hmac_verify_version(value.version)?;
+    let input = encoding::decode_std(input)
+        .map_err(|e| format!("unable to decode input as base64: {e}"))?;
+    hmac::verify(hash, version.hmac_key.expose(), &input, &tag).map_err(|e| e.to_string())
+}
