@@ -194,3 +194,36 @@ fn convergent_nonces_are_the_hmac_of_the_plaintext_under_the_derived_mac_key() {
         Some(&plaintext[..])
     );
 }
+
+#[test]
+fn hmacs_match_the_hmac_crate_under_the_stored_key() {
+    let mut server = Server::start_dev();
+    server.post(
+        "/v1/transit/keys/mac",
+        ROOT,
+        r#"{"type":"hmac","key_size":48}"#,
+    );
+    let input = b"message to authenticate";
+    let answer = server.post(
+        "/v1/transit/hmac/mac/sha2-384",
+        ROOT,
+        &json!({"input": b64(input)}).to_string(),
+    );
+    let tag = unb64(answer.data_str("hmac").strip_prefix("vault:v1:").unwrap());
+    server.stop();
+
+    let config = vault_kms::config::Config::load(&server.config).unwrap();
+    let clock = Arc::new(vault_kms::clock::SystemClock);
+    let service =
+        vault_kms::service::Service::open(config, clock, vault_kms::service::Mode::Inspect)
+            .unwrap();
+    let key = service.keyring.get("mac").unwrap();
+    let KeyMaterial::Hmac(raw) = &key.versions[&1].material else {
+        panic!("mac is not an hmac key");
+    };
+    assert_eq!(raw.len(), 48);
+
+    let mut mac = <Hmac<sha2::Sha384> as Mac>::new_from_slice(raw.expose()).unwrap();
+    mac.update(input);
+    assert_eq!(mac.finalize().into_bytes().as_slice(), tag.as_slice());
+}

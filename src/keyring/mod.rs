@@ -127,6 +127,9 @@ pub struct MountSettings {
     pub cache_size: i64,
 }
 
+/// Size of `hmac` keys declared in the config file, which has no size field.
+const DECLARED_HMAC_KEY_SIZE: usize = 32;
+
 /// Storage path of the mount settings.
 const MOUNT_SETTINGS_PATH: &str = "core/mount-settings";
 
@@ -235,7 +238,13 @@ impl Keyring {
             return Ok(false);
         }
 
-        let key = NamedKey::generate(name, key_type, self.clock.now())?;
+        // A config names no size; hmac keys declared there get 32 bytes.
+        let size = if key_type == KeyType::Hmac {
+            DECLARED_HMAC_KEY_SIZE
+        } else {
+            0
+        };
+        let key = NamedKey::generate_sized(name, key_type, size, self.clock.now())?;
         let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
         let created = self.barrier.put_if_absent(&stored::path(name), &encoded)?;
 
@@ -444,6 +453,18 @@ mod tests {
 
         let ring = open(dir.path(), &master);
         assert_eq!(ring.get("app").unwrap().latest_version(), 2);
+    }
+
+    #[tokio::test]
+    async fn declared_hmac_keys_get_32_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
+        let ring = open(dir.path(), &master);
+
+        assert!(ring.ensure("mac", KeyType::Hmac).unwrap());
+        assert_eq!(ring.get("mac").unwrap().key_size, 32);
+        ring.rotate("mac").await.unwrap();
+        assert_eq!(ring.get("mac").unwrap().versions[&2].hmac_key.len(), 32);
     }
 
     #[tokio::test]
