@@ -1,38 +1,103 @@
-//! ECDSA over NIST P-256, signing caller-chosen digests as Vault does.
+//! ECDSA over NIST P-256, P-384 and P-521, signing caller-chosen digests as Vault
+//! does.
 //!
 //! Vault hashes the input with the requested algorithm and signs the digest, so a
 //! P-256 key may sign a SHA-512 digest. ECDSA uses the leftmost bits of a digest up
 //! to the bit length of the group order (SEC 1 v2 §4.1.3 step 5), so a longer digest
-//! is truncated to 32 bytes and a shorter one is left-padded with zeros, which
-//! keeps its integer value. Either way the result is a 32-byte value that aws-lc-rs
-//! signs as a SHA-256-sized digest.
+//! is truncated to the order's size and a shorter one is left-padded with zeros,
+//! which keeps its integer value. Either way the result has the length of the hash
+//! aws-lc-rs pairs with the curve, and is signed as such a digest.
 
 use std::fmt;
 
-use aws_lc_rs::digest::{Digest, SHA256};
+use aws_lc_rs::digest::{Algorithm, Digest, SHA256, SHA384, SHA512};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED,
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, ParsedPublicKey,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_ASN1, ECDSA_P384_SHA384_ASN1_SIGNING,
+    ECDSA_P384_SHA384_FIXED, ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_ASN1,
+    ECDSA_P521_SHA512_ASN1_SIGNING, ECDSA_P521_SHA512_FIXED, ECDSA_P521_SHA512_FIXED_SIGNING,
+    EcdsaKeyPair, EcdsaSigningAlgorithm, EcdsaVerificationAlgorithm, KeyPair, ParsedPublicKey,
 };
 
 use super::{CryptoError, pem_encode};
 use crate::secret::SecretBytes;
-
-/// Bytes in a P-256 field element and in the group order.
-const SCALAR_LEN: usize = 32;
 
 /// How a signature is encoded on the wire (`marshaling_algorithm`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Marshaling {
     /// DER `SEQUENCE { r INTEGER, s INTEGER }`, Vault's default.
     Asn1,
-    /// `r || s`, each 32 bytes big-endian (RFC 7518 §3.4), for JWS.
+    /// `r || s`, each left-padded to the coordinate size (RFC 7518 §3.4), for JWS.
     Jws,
 }
 
-/// One P-256 key pair with its public key in the encodings the API shows.
-pub struct EcdsaP256Key {
+/// The NIST curves Vault signs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Curve {
+    /// P-256 (`ecdsa-p256`).
+    P256,
+    /// P-384 (`ecdsa-p384`).
+    P384,
+    /// P-521 (`ecdsa-p521`).
+    P521,
+}
+
+impl Curve {
+    /// The curve's name as a key read shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+        }
+    }
+
+    fn signing(self, marshaling: Marshaling) -> &'static EcdsaSigningAlgorithm {
+        match (self, marshaling) {
+            (Curve::P256, Marshaling::Asn1) => &ECDSA_P256_SHA256_ASN1_SIGNING,
+            (Curve::P256, Marshaling::Jws) => &ECDSA_P256_SHA256_FIXED_SIGNING,
+            (Curve::P384, Marshaling::Asn1) => &ECDSA_P384_SHA384_ASN1_SIGNING,
+            (Curve::P384, Marshaling::Jws) => &ECDSA_P384_SHA384_FIXED_SIGNING,
+            (Curve::P521, Marshaling::Asn1) => &ECDSA_P521_SHA512_ASN1_SIGNING,
+            (Curve::P521, Marshaling::Jws) => &ECDSA_P521_SHA512_FIXED_SIGNING,
+        }
+    }
+
+    fn verification(self, marshaling: Marshaling) -> &'static EcdsaVerificationAlgorithm {
+        match (self, marshaling) {
+            (Curve::P256, Marshaling::Asn1) => &ECDSA_P256_SHA256_ASN1,
+            (Curve::P256, Marshaling::Jws) => &ECDSA_P256_SHA256_FIXED,
+            (Curve::P384, Marshaling::Asn1) => &ECDSA_P384_SHA384_ASN1,
+            (Curve::P384, Marshaling::Jws) => &ECDSA_P384_SHA384_FIXED,
+            (Curve::P521, Marshaling::Asn1) => &ECDSA_P521_SHA512_ASN1,
+            (Curve::P521, Marshaling::Jws) => &ECDSA_P521_SHA512_FIXED,
+        }
+    }
+
+    /// The hash aws-lc-rs pairs with the curve, which fixes the digest length.
+    fn digest_algorithm(self) -> &'static Algorithm {
+        match self {
+            Curve::P256 => &SHA256,
+            Curve::P384 => &SHA384,
+            Curve::P521 => &SHA512,
+        }
+    }
+
+    /// Bytes of the group order, to which longer digests are cut. P-521's order has
+    /// 521 bits, more than any digest here, so its digests are never cut.
+    fn order_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+}
+
+/// One ECDSA key pair with its public key in the encodings the API shows.
+pub struct EcdsaKey {
+    curve: Curve,
     asn1: EcdsaKeyPair,
     fixed: EcdsaKeyPair,
     pkcs8: SecretBytes,
@@ -41,48 +106,53 @@ pub struct EcdsaP256Key {
     public_pem: String,
 }
 
-impl EcdsaP256Key {
-    /// A fresh key pair.
+impl EcdsaKey {
+    /// A fresh key pair on `curve`.
     ///
     /// # Errors
     /// [`CryptoError::Internal`] when key generation fails.
-    pub fn generate() -> Result<Self, CryptoError> {
-        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
+    pub fn generate(curve: Curve) -> Result<Self, CryptoError> {
+        let pair = EcdsaKeyPair::generate(curve.signing(Marshaling::Asn1))
             .map_err(|_| CryptoError::Internal)?;
         let pkcs8 = pair.to_pkcs8v1().map_err(|_| CryptoError::Internal)?;
-        Self::from_pkcs8(SecretBytes::new(pkcs8.as_ref().to_vec()))
+        Self::from_pkcs8(curve, SecretBytes::new(pkcs8.as_ref().to_vec()))
     }
 
-    /// Loads a key pair from its PKCS#8 v1 DER encoding.
+    /// Loads a key pair on `curve` from its PKCS#8 v1 DER encoding.
     ///
     /// # Errors
-    /// [`CryptoError::MalformedKey`] when the bytes are not a P-256 PKCS#8 key.
-    pub fn from_pkcs8(pkcs8: SecretBytes) -> Result<Self, CryptoError> {
-        let load = |alg| {
-            EcdsaKeyPair::from_pkcs8(alg, pkcs8.expose()).map_err(|_| CryptoError::MalformedKey)
+    /// [`CryptoError::MalformedKey`] when the bytes are not a PKCS#8 key on the curve.
+    pub fn from_pkcs8(curve: Curve, pkcs8: SecretBytes) -> Result<Self, CryptoError> {
+        let load = |marshaling| {
+            EcdsaKeyPair::from_pkcs8(curve.signing(marshaling), pkcs8.expose())
+                .map_err(|_| CryptoError::MalformedKey)
         };
-        let asn1 = load(&ECDSA_P256_SHA256_ASN1_SIGNING)?;
-        let fixed = load(&ECDSA_P256_SHA256_FIXED_SIGNING)?;
+        let asn1 = load(Marshaling::Asn1)?;
+        let fixed = load(Marshaling::Jws)?;
 
         let public_der = asn1
             .public_key()
             .as_der()
             .map_err(|_| CryptoError::MalformedKey)?;
-        let public_der = public_der.as_ref();
         let point = asn1.public_key().as_ref();
-        let verifier_asn1 = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
-            .map_err(|_| CryptoError::MalformedKey)?;
-        let verifier_fixed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-            .map_err(|_| CryptoError::MalformedKey)?;
-
+        let verifier = |marshaling| {
+            ParsedPublicKey::new(curve.verification(marshaling), point)
+                .map_err(|_| CryptoError::MalformedKey)
+        };
         Ok(Self {
+            curve,
+            verifier_asn1: verifier(Marshaling::Asn1)?,
+            verifier_fixed: verifier(Marshaling::Jws)?,
             asn1,
             fixed,
             pkcs8,
-            verifier_asn1,
-            verifier_fixed,
-            public_pem: pem_encode("PUBLIC KEY", public_der),
+            public_pem: pem_encode("PUBLIC KEY", public_der.as_ref()),
         })
+    }
+
+    /// The key's curve.
+    pub fn curve(&self) -> Curve {
+        self.curve
     }
 
     /// The PKCS#8 encoding of the private key, for sealing into storage.
@@ -104,7 +174,7 @@ impl EcdsaP256Key {
         digest: &[u8],
         marshaling: Marshaling,
     ) -> Result<Vec<u8>, CryptoError> {
-        let digest = order_sized_digest(digest)?;
+        let digest = order_sized_digest(self.curve, digest)?;
         let pair = match marshaling {
             Marshaling::Asn1 => &self.asn1,
             Marshaling::Jws => &self.fixed,
@@ -118,7 +188,7 @@ impl EcdsaP256Key {
     /// Checks a signature over a message digest; false for any mismatch or malformed
     /// signature.
     pub fn verify_digest(&self, digest: &[u8], signature: &[u8], marshaling: Marshaling) -> bool {
-        let Ok(digest) = order_sized_digest(digest) else {
+        let Ok(digest) = order_sized_digest(self.curve, digest) else {
             return false;
         };
         let verifier = match marshaling {
@@ -129,9 +199,9 @@ impl EcdsaP256Key {
     }
 }
 
-impl fmt::Debug for EcdsaP256Key {
+impl fmt::Debug for EcdsaKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EcdsaP256Key(..)")
+        write!(f, "EcdsaKey({}, ..)", self.curve.name())
     }
 }
 
@@ -194,15 +264,19 @@ fn is_minimal_integer(bytes: &[u8]) -> bool {
     }
 }
 
-/// Maps a digest of any length to the 32-byte value ECDSA over P-256 signs.
-fn order_sized_digest(digest: &[u8]) -> Result<Digest, CryptoError> {
-    let mut sized = [0u8; SCALAR_LEN];
-    if digest.len() >= SCALAR_LEN {
-        sized.copy_from_slice(&digest[..SCALAR_LEN]);
-    } else {
-        sized[SCALAR_LEN - digest.len()..].copy_from_slice(digest);
+/// Maps a digest of any length to the value ECDSA on `curve` signs (see the module
+/// documentation), presented as a digest of the curve's paired hash.
+fn order_sized_digest(curve: Curve, digest: &[u8]) -> Result<Digest, CryptoError> {
+    let algorithm = curve.digest_algorithm();
+    let len = algorithm.output_len();
+    let digest = &digest[..digest.len().min(curve.order_len())];
+    if digest.len() > len {
+        // Only P-521 can meet this, and no hash here is longer than its paired one.
+        return Err(CryptoError::Internal);
     }
-    Digest::import_less_safe(&sized, &SHA256).map_err(|_| CryptoError::Internal)
+    let mut sized = [0u8; 64];
+    sized[len - digest.len()..len].copy_from_slice(digest);
+    Digest::import_less_safe(&sized[..len], algorithm).map_err(|_| CryptoError::Internal)
 }
 
 #[cfg(test)]
@@ -212,7 +286,7 @@ mod tests {
 
     #[test]
     fn signatures_verify_for_every_sha2_digest_and_encoding() {
-        let key = EcdsaP256Key::generate().unwrap();
+        let key = EcdsaKey::generate(Curve::P256).unwrap();
         let algorithms = [
             HashAlgorithm::Sha2_224,
             HashAlgorithm::Sha2_256,
@@ -238,8 +312,28 @@ mod tests {
     }
 
     #[test]
+    fn every_curve_signs_every_sha2_digest_in_both_encodings() {
+        for (curve, jws_len) in [(Curve::P256, 64), (Curve::P384, 96), (Curve::P521, 132)] {
+            let key = EcdsaKey::generate(curve).unwrap();
+            for alg in [
+                HashAlgorithm::Sha1,
+                HashAlgorithm::Sha2_256,
+                HashAlgorithm::Sha2_512,
+            ] {
+                let digest = alg.digest(b"payload").unwrap();
+                let jws = key.sign_digest(digest.as_ref(), Marshaling::Jws).unwrap();
+                assert_eq!(jws.len(), jws_len, "{curve:?}");
+                assert!(key.verify_digest(digest.as_ref(), &jws, Marshaling::Jws));
+                let der = key.sign_digest(digest.as_ref(), Marshaling::Asn1).unwrap();
+                assert!(key.verify_digest(digest.as_ref(), &der, Marshaling::Asn1));
+                assert!(!key.verify_digest(b"other digest", &der, Marshaling::Asn1));
+            }
+        }
+    }
+
+    #[test]
     fn jws_signatures_are_64_raw_bytes() {
-        let key = EcdsaP256Key::generate().unwrap();
+        let key = EcdsaKey::generate(Curve::P256).unwrap();
         let digest = HashAlgorithm::Sha2_256.digest(b"jwt").unwrap();
 
         assert_eq!(
@@ -252,8 +346,8 @@ mod tests {
 
     #[test]
     fn key_reloads_from_pkcs8_with_the_same_public_key() {
-        let key = EcdsaP256Key::generate().unwrap();
-        let again = EcdsaP256Key::from_pkcs8(key.pkcs8().clone()).unwrap();
+        let key = EcdsaKey::generate(Curve::P256).unwrap();
+        let again = EcdsaKey::from_pkcs8(Curve::P256, key.pkcs8().clone()).unwrap();
 
         assert_eq!(key.public_pem(), again.public_pem());
         assert!(key.public_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
@@ -262,7 +356,7 @@ mod tests {
 
     #[test]
     fn asn1_shape_accepts_real_signatures_and_rejects_malformed_ones() {
-        let key = EcdsaP256Key::generate().unwrap();
+        let key = EcdsaKey::generate(Curve::P256).unwrap();
         let digest = HashAlgorithm::Sha2_256.digest(b"x").unwrap();
         let sig = key.sign_digest(digest.as_ref(), Marshaling::Asn1).unwrap();
 
@@ -291,7 +385,7 @@ mod tests {
 
     #[test]
     fn garbage_pkcs8_is_rejected() {
-        let err = EcdsaP256Key::from_pkcs8(SecretBytes::new(vec![1, 2, 3])).unwrap_err();
+        let err = EcdsaKey::from_pkcs8(Curve::P256, SecretBytes::new(vec![1, 2, 3])).unwrap_err();
         assert_eq!(err, CryptoError::MalformedKey);
     }
 }

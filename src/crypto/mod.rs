@@ -2,7 +2,8 @@
 //!
 //! - [`aead`]: `aes128-gcm96`, `aes256-gcm96` and `chacha20-poly1305`.
 //! - [`rsa`]: `rsa-2048`, `rsa-3072` and `rsa-4096` encryption (RSA-OAEP).
-//! - [`ecdsa`]: the `ecdsa-p256` signing key type.
+//! - [`ecdsa`]: the `ecdsa-p256`, `ecdsa-p384` and `ecdsa-p521` signing key types.
+//! - [`ed25519`]: the `ed25519` signing key type.
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
 //! - [`hmac`]: HMAC over the SHA-1 and SHA-2 hashes.
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
@@ -11,6 +12,7 @@
 
 pub mod aead;
 pub mod ecdsa;
+pub mod ed25519;
 pub mod hash;
 pub mod hmac;
 pub mod kdf;
@@ -42,6 +44,15 @@ pub enum KeyType {
     /// ECDSA over NIST P-256; the service's `sign` type.
     #[serde(rename = "ecdsa-p256")]
     EcdsaP256,
+    /// ECDSA over NIST P-384.
+    #[serde(rename = "ecdsa-p384")]
+    EcdsaP384,
+    /// ECDSA over NIST P-521.
+    #[serde(rename = "ecdsa-p521")]
+    EcdsaP521,
+    /// Ed25519 (RFC 8032).
+    #[serde(rename = "ed25519")]
+    Ed25519,
     /// RSA with a 2048-bit modulus.
     #[serde(rename = "rsa-2048")]
     Rsa2048,
@@ -58,11 +69,14 @@ pub enum KeyType {
 
 impl KeyType {
     /// Every supported type, for error messages and tests.
-    pub const ALL: [KeyType; 8] = [
+    pub const ALL: [KeyType; 11] = [
         KeyType::Aes128Gcm96,
         KeyType::Aes256Gcm96,
         KeyType::Chacha20Poly1305,
         KeyType::EcdsaP256,
+        KeyType::EcdsaP384,
+        KeyType::EcdsaP521,
+        KeyType::Ed25519,
         KeyType::Rsa2048,
         KeyType::Rsa3072,
         KeyType::Rsa4096,
@@ -76,6 +90,9 @@ impl KeyType {
             KeyType::Aes256Gcm96 => "aes256-gcm96",
             KeyType::Chacha20Poly1305 => "chacha20-poly1305",
             KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::EcdsaP521 => "ecdsa-p521",
+            KeyType::Ed25519 => "ed25519",
             KeyType::Rsa2048 => "rsa-2048",
             KeyType::Rsa3072 => "rsa-3072",
             KeyType::Rsa4096 => "rsa-4096",
@@ -113,14 +130,24 @@ impl KeyType {
         self.aead().is_some() || self.rsa_bits().is_some()
     }
 
+    /// The curve of an ECDSA type.
+    pub fn curve(self) -> Option<ecdsa::Curve> {
+        match self {
+            KeyType::EcdsaP256 => Some(ecdsa::Curve::P256),
+            KeyType::EcdsaP384 => Some(ecdsa::Curve::P384),
+            KeyType::EcdsaP521 => Some(ecdsa::Curve::P521),
+            _ => None,
+        }
+    }
+
     /// Whether sign and verify work with this type (as Vault reports it).
     pub fn supports_signing(self) -> bool {
-        matches!(self, KeyType::EcdsaP256) || self.rsa_bits().is_some()
+        self.curve().is_some() || self == KeyType::Ed25519 || self.rsa_bits().is_some()
     }
 
     /// Whether the type can derive per-context keys (Vault's `derived` flag).
     pub fn supports_derivation(self) -> bool {
-        self.aead().is_some()
+        self.aead().is_some() || self == KeyType::Ed25519
     }
 }
 

@@ -103,7 +103,7 @@ pub fn encrypt(
                 _ => CipherError::Internal,
             })
         }
-        KeyMaterial::EcdsaP256(_) | KeyMaterial::Hmac(_) => {
+        KeyMaterial::Ecdsa(_) | KeyMaterial::Ed25519(_) | KeyMaterial::Hmac(_) => {
             Err(CipherError::EncryptionNotSupported(key.key_type))
         }
     }
@@ -143,7 +143,7 @@ pub fn decrypt(
             }
             rsa.decrypt(payload).map_err(|_| CipherError::RsaDecrypt)
         }
-        KeyMaterial::EcdsaP256(_) | KeyMaterial::Hmac(_) => {
+        KeyMaterial::Ecdsa(_) | KeyMaterial::Ed25519(_) | KeyMaterial::Hmac(_) => {
             Err(CipherError::DecryptionNotSupported(key.key_type))
         }
     }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::crypto::aead::AeadKey;
-use crate::crypto::ecdsa::EcdsaP256Key;
+use crate::crypto::ecdsa::EcdsaKey;
+use crate::crypto::ed25519::Ed25519Key;
 use crate::crypto::rsa::RsaKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
@@ -19,8 +20,10 @@ pub const HMAC_KEY_LEN: usize = 32;
 pub enum KeyMaterial {
     /// An AES-GCM or ChaCha20-Poly1305 key.
     Aead(AeadKey),
-    /// An ECDSA P-256 key pair (boxed: it holds several prepared contexts).
-    EcdsaP256(Box<EcdsaP256Key>),
+    /// An ECDSA key pair (boxed: it holds several prepared contexts).
+    Ecdsa(Box<EcdsaKey>),
+    /// An Ed25519 key pair.
+    Ed25519(Box<Ed25519Key>),
     /// An RSA key pair.
     Rsa(Box<RsaKey>),
     /// The key of an `hmac` key; it is also the version's HMAC key.
@@ -49,7 +52,13 @@ impl KeyMaterial {
         if let Some(bits) = key_type.rsa_bits() {
             return Ok(Self::Rsa(Box::new(RsaKey::generate(bits)?)));
         }
-        Ok(Self::EcdsaP256(Box::new(EcdsaP256Key::generate()?)))
+        if let Some(curve) = key_type.curve() {
+            return Ok(Self::Ecdsa(Box::new(EcdsaKey::generate(curve)?)));
+        }
+        if key_type == KeyType::Ed25519 {
+            return Ok(Self::Ed25519(Box::new(Ed25519Key::generate()?)));
+        }
+        Err(CryptoError::MalformedKey)
     }
 
     /// Loads material of `key_type` from its stored bytes (raw key or PKCS#8).
@@ -73,14 +82,21 @@ impl KeyMaterial {
             }
             return Ok(Self::Rsa(Box::new(key)));
         }
-        Ok(Self::EcdsaP256(Box::new(EcdsaP256Key::from_pkcs8(bytes)?)))
+        if let Some(curve) = key_type.curve() {
+            return Ok(Self::Ecdsa(Box::new(EcdsaKey::from_pkcs8(curve, bytes)?)));
+        }
+        if key_type == KeyType::Ed25519 {
+            return Ok(Self::Ed25519(Box::new(Ed25519Key::from_seed(bytes)?)));
+        }
+        Err(CryptoError::MalformedKey)
     }
 
     /// The bytes to store: the raw key, or PKCS#8 for key pairs.
     pub fn stored_bytes(&self) -> &SecretBytes {
         match self {
             Self::Aead(key) => key.raw(),
-            Self::EcdsaP256(key) => key.pkcs8(),
+            Self::Ecdsa(key) => key.pkcs8(),
+            Self::Ed25519(key) => key.seed(),
             Self::Rsa(key) => key.pkcs8(),
             Self::Hmac(key) => key,
         }

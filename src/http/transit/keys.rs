@@ -81,7 +81,10 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
         };
         let description = match &version.material {
             KeyMaterial::Aead(_) => VersionDescription::Symmetric(version.created.unix_timestamp()),
-            KeyMaterial::EcdsaP256(pair) => asymmetric("P-256", pair.public_pem())?,
+            KeyMaterial::Ecdsa(pair) => asymmetric(pair.curve().name(), pair.public_pem())?,
+            KeyMaterial::Ed25519(pair) => {
+                asymmetric("ed25519", &encoding::encode_std(pair.public_key()))?
+            }
             KeyMaterial::Rsa(rsa) => asymmetric(key.key_type.as_str(), rsa.public_pem())?,
             // Vault shows no versions for hmac keys (see below).
             KeyMaterial::Hmac(_) => continue,
@@ -280,7 +283,7 @@ struct CreateRequest {
 }
 
 /// Vault key types that vault-kms does not serve yet; any other name is unknown.
-const NOT_YET_SERVED: [&str; 4] = ["ed25519", "ecdsa-p384", "ecdsa-p521", "xchacha20-poly1305"];
+const NOT_YET_SERVED: [&str; 1] = ["xchacha20-poly1305"];
 
 /// `POST keys/:name`: creates a key, or answers with the existing one unchanged.
 ///
@@ -345,6 +348,11 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
         return Err(ApiError::Wrapped(format!(
             "key derivation and convergent encryption not supported for keys of type {type_name}"
         )));
+    }
+    if key_type == KeyType::Ed25519 && derived {
+        return Err(ApiError::bad_request(
+            "derived ed25519 keys are not supported by vault-kms yet",
+        ));
     }
     if key_type == KeyType::Hmac && key_size == 0 {
         return Err(ApiError::Wrapped(

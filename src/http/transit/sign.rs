@@ -257,17 +257,21 @@ fn sign_item(
     let (number, version) = key
         .version_for(Purpose::Signing, requested)
         .map_err(|e| SignError::Other(e.to_string()))?;
-    let KeyMaterial::EcdsaP256(pair) = &version.material else {
-        return Err(SignError::Other(format!(
-            "signing with {} keys is not supported by vault-kms yet",
-            key.key_type
-        )));
+    let signature = match &version.material {
+        KeyMaterial::Ecdsa(pair) => {
+            let digest = options.digest(&input).map_err(SignError::Input)?;
+            pair.sign_digest(&digest, options.marshaling)
+                .map_err(|e| SignError::Other(e.to_string()))?
+        }
+        // Pure Ed25519 signs the input itself; the hash options do not apply.
+        KeyMaterial::Ed25519(pair) => pair.sign(&input),
+        _ => {
+            return Err(SignError::Other(format!(
+                "signing with {} keys is not supported by vault-kms yet",
+                key.key_type
+            )));
+        }
     };
-
-    let digest = options.digest(&input).map_err(SignError::Input)?;
-    let signature = pair
-        .sign_digest(&digest, options.marshaling)
-        .map_err(|e| SignError::Other(e.to_string()))?;
     let encoded = match options.marshaling {
         Marshaling::Asn1 => encoding::encode_std(&signature),
         Marshaling::Jws => encoding::encode_url_nopad(&signature),
@@ -376,20 +380,23 @@ fn verify_signature(
         Marshaling::Asn1 => encoding::decode_std(value.payload).map_err(bad_base64)?,
         Marshaling::Jws => encoding::decode_url_nopad(value.payload).map_err(bad_base64)?,
     };
-    if options.marshaling == Marshaling::Asn1 {
-        check_asn1_shape(&raw).map_err(|shape| match shape {
-            Asn1Shape::Invalid => "supplied signature is invalid".to_owned(),
-            Asn1Shape::ExtraData => "supplied signature contains extra data".to_owned(),
-        })?;
-    }
-    let KeyMaterial::EcdsaP256(pair) = &version.material else {
-        return Err(format!(
+    match &version.material {
+        KeyMaterial::Ecdsa(pair) => {
+            if options.marshaling == Marshaling::Asn1 {
+                check_asn1_shape(&raw).map_err(|shape| match shape {
+                    Asn1Shape::Invalid => "supplied signature is invalid".to_owned(),
+                    Asn1Shape::ExtraData => "supplied signature contains extra data".to_owned(),
+                })?;
+            }
+            let digest = options.digest(&input)?;
+            Ok(pair.verify_digest(&digest, &raw, options.marshaling))
+        }
+        KeyMaterial::Ed25519(pair) => Ok(pair.verify(&input, &raw)),
+        _ => Err(format!(
             "verifying {} signatures is not supported by vault-kms yet",
             key.key_type
-        ));
-    };
-    let digest = options.digest(&input)?;
-    Ok(pair.verify_digest(&digest, &raw, options.marshaling))
+        )),
+    }
 }
 
 /// The hash of an HMAC check, with the hmac endpoint's rules.

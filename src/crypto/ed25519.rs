@@ -1,0 +1,109 @@
+//! Ed25519 (RFC 8032) signing keys, as Vault's `ed25519` type.
+//!
+//! Signatures are pure Ed25519 over the raw input: the hash options of sign and
+//! verify do not apply. The key is kept as its 32-byte seed.
+
+use std::fmt;
+
+use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+
+use super::CryptoError;
+use crate::secret::SecretBytes;
+
+/// Seed length in bytes.
+pub const SEED_LEN: usize = 32;
+
+/// One Ed25519 key pair.
+pub struct Ed25519Key {
+    pair: Ed25519KeyPair,
+    seed: SecretBytes,
+    public: Vec<u8>,
+}
+
+impl Ed25519Key {
+    /// A fresh key from 32 random bytes of the OS CSPRNG.
+    ///
+    /// # Errors
+    /// [`CryptoError::Internal`] when the OS has no randomness to give.
+    pub fn generate() -> Result<Self, CryptoError> {
+        let seed = SecretBytes::random(SEED_LEN).map_err(|_| CryptoError::Internal)?;
+        Self::from_seed(seed)
+    }
+
+    /// Loads a key from its seed.
+    ///
+    /// # Errors
+    /// [`CryptoError::MalformedKey`] when the seed is not 32 bytes.
+    pub fn from_seed(seed: SecretBytes) -> Result<Self, CryptoError> {
+        if seed.len() != SEED_LEN {
+            return Err(CryptoError::MalformedKey);
+        }
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose())
+            .map_err(|_| CryptoError::MalformedKey)?;
+        let public = pair.public_key().as_ref().to_vec();
+        Ok(Self { pair, seed, public })
+    }
+
+    /// The seed, for sealing into storage.
+    pub fn seed(&self) -> &SecretBytes {
+        &self.seed
+    }
+
+    /// The 32-byte public key.
+    pub fn public_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// The 64-byte signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.pair.sign(message).as_ref().to_vec()
+    }
+
+    /// Whether `signature` is this key's signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(&ED25519, &self.public)
+            .verify(message, signature)
+            .is_ok()
+    }
+}
+
+impl fmt::Debug for Ed25519Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ed25519Key(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rfc_8032_test_1() {
+        // RFC 8032 §7.1, TEST 1: the empty message.
+        let key = Ed25519Key::from_seed(SecretBytes::new(hex(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        )))
+        .unwrap();
+        assert_eq!(
+            key.public_key(),
+            hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        );
+        let signature = key.sign(b"");
+        assert_eq!(
+            signature,
+            hex(concat!(
+                "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155",
+                "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+            ))
+        );
+        assert!(key.verify(b"", &signature));
+        assert!(!key.verify(b"x", &signature));
+    }
+}
