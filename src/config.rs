@@ -21,6 +21,9 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/vault-kms.yaml";
 /// Default listen address, Vault's port on loopback.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
 
+/// Default seconds a client may take to send its headers, and again its body.
+pub const DEFAULT_READ_TIMEOUT_SECS: u64 = 30;
+
 /// Default request body limit: 32 MiB, OpenBao's listener default.
 pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 
@@ -72,6 +75,8 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// Largest accepted request body in bytes.
     pub max_request_size: usize,
+    /// How long a client may take to send a request's headers, and again its body.
+    pub read_timeout: std::time::Duration,
     /// The endpoints, sorted by id.
     pub endpoints: Vec<Endpoint>,
     /// Development mode's root token, if enabled: every capability, never stored.
@@ -109,6 +114,7 @@ struct RawConfig {
     prefix: Option<String>,
     master_key_file: Option<PathBuf>,
     max_request_size: Option<usize>,
+    read_timeout: Option<u64>,
     dev_root_token: Option<String>,
     #[serde(default)]
     in_memory: bool,
@@ -177,6 +183,13 @@ impl Config {
             ));
         }
 
+        let read_timeout = raw.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
+        if read_timeout == 0 {
+            return Err(invalid(
+                "read_timeout",
+                "must be at least 1 second".to_owned(),
+            ));
+        }
         if raw.dev_root_token.as_deref() == Some("") {
             return Err(invalid("dev_root_token", "must not be empty".to_owned()));
         }
@@ -193,6 +206,7 @@ impl Config {
             prefix: Prefix::new(prefix),
             master_key_file: raw.master_key_file,
             max_request_size,
+            read_timeout: std::time::Duration::from_secs(read_timeout),
             endpoints,
             dev_root_token: raw.dev_root_token.map(SecretString::new),
             in_memory: raw.in_memory,

@@ -70,7 +70,8 @@ pub async fn serve_on(
         "vault-kms listening"
     );
     let rotator = tokio::spawn(rotate_periodically(service.clone()));
-    let served = http::serve(listener, http::router(service), shutdown)
+    let read_timeout = service.config.read_timeout;
+    let served = http::serve(listener, http::router(service), read_timeout, shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"));
     rotator.abort();

@@ -34,6 +34,8 @@ pub enum ApiError {
     UnsupportedOperation,
     /// 405 `{"errors":[]}` for `sys/` endpoints.
     MethodNotAllowed,
+    /// 408: the client did not send its body in time.
+    RequestTimeout,
     /// 413: the body is over the configured limit.
     TooLarge,
     /// 415 with Vault's message.
@@ -78,6 +80,7 @@ impl ApiError {
             Self::NotFound | Self::UnsupportedPath | Self::NoHandler(_) => StatusCode::NOT_FOUND,
             Self::UnsupportedOperation | Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Wrapped(_) | Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +100,7 @@ impl ApiError {
             }
             Self::UnsupportedOperation => vec![multierror("unsupported operation")],
             Self::TooLarge => vec!["http: request body too large".to_owned()],
+            Self::RequestTimeout => vec!["timed out reading the request body".to_owned()],
             Self::Wrapped(m) => vec![multierror(m)],
             Self::Internal { .. } => vec![multierror("internal error")],
         }

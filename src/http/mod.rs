@@ -21,7 +21,7 @@ pub mod token;
 pub mod transit;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -80,9 +80,12 @@ async fn dispatch(
     body: Body,
     log: &mut LogFields,
 ) -> Result<Response, ApiError> {
-    let body = axum::body::to_bytes(body, service.config.max_request_size)
-        .await
-        .map_err(|_| ApiError::TooLarge)?;
+    let body = read_body(
+        body,
+        service.config.max_request_size,
+        service.config.read_timeout,
+    )
+    .await?;
 
     let raw_path = parts.uri.path();
     let Some(path) = raw_path.strip_prefix("/v1/") else {
@@ -169,6 +172,29 @@ async fn dispatch(
     }
 }
 
+/// Reads a whole body: 413 past the size limit, 408 when the client is too slow,
+/// 400 when the body is malformed (a broken chunked encoding, say).
+async fn read_body(
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<axum::body::Bytes, ApiError> {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit));
+    match read.await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) => {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                Err(ApiError::TooLarge)
+            } else {
+                Err(ApiError::bad_request("failed to read the request body"))
+            }
+        }
+        Err(_) => Err(ApiError::RequestTimeout),
+    }
+}
+
 /// Checks the token's ACL for the path and operation, as Vault does before routing.
 fn authorize(
     service: &Service,
@@ -242,16 +268,57 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// How long a shutdown waits for requests in flight before closing their
+/// connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until `shutdown` completes, over HTTP/1.1.
+///
+/// Each connection gets a header read timeout, so that clients that send half a
+/// request cannot hold connections (and file descriptors) forever; on shutdown the
+/// listener closes at once and requests in flight get a bounded grace period.
 ///
 /// # Errors
-/// The listener's I/O error.
+/// None at present: accept errors (such as running out of file descriptors) are
+/// logged and retried.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    read_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    tracing::warn!(cause = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(read_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not the server's problem.
+            let _ = connection.await;
+        });
+    }
+
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("closing connections still busy after the shutdown grace period");
+        }
+    }
+    Ok(())
 }
