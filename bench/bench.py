@@ -1,0 +1,340 @@
+"""Runs the benchmark that bench/run prepares, and writes its report.
+
+Steps: time the start-up of both servers, empty and in memory; start vault-kms
+(dev, in memory), OpenBao (dev) and the echo server; create the same keys in both
+and 1,000 filler keys; drive every operation with wrk on each server in turn; time
+restarts of each server over 1,000 keys on disk; read the criterion results; write
+docs/benchmarks.md and docs/benchmarks.svg and print the tables. Progress goes to
+stderr, the tables to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import load
+import report
+import servers
+import startup
+from load import KEYS, ED25519_KEY, LoadSettings, Operation, Result
+from report import Report, Row, mib, millis, rate
+from servers import Client, Server
+
+# The criterion benchmarks of benches/crypto.rs, in report order, with their labels.
+CRYPTO_BENCHES = [
+    ("chacha20_poly1305_seal_1kib", "ChaCha20-Poly1305 seal of 1 KiB"),
+    ("aes256_gcm_seal_1kib", "AES-256-GCM seal of 1 KiB"),
+    ("ecdsa_p256_sha256_sign_1kib", "ECDSA P-256 sign (SHA-256 of 1 KiB)"),
+    ("ecdsa_p256_sha256_verify_1kib", "ECDSA P-256 verify (SHA-256 of 1 KiB)"),
+    ("hmac_sha256_1kib", "HMAC-SHA256 of 1 KiB"),
+]
+# Lets a server settle (background work after key creation) before its memory is read.
+SETTLE_SECONDS = 1.0
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def command_output(*command: str) -> str:
+    try:
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError:
+        return "n/a"
+    text = (finished.stdout or finished.stderr).strip()
+    return text.splitlines()[0] if text else "n/a"
+
+
+def machine(vault_kms_bin: Path, load_average: str) -> list[tuple[str, str]]:
+    cpu = "n/a"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    commit = command_output("git", "rev-parse", "--short", "HEAD")
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, check=False).stdout.strip()
+    if changed:
+        commit += " with uncommitted changes"
+    return [
+        ("cores (nproc)", command_output("nproc")),
+        ("CPU", cpu),
+        ("memory", memory_total()),
+        ("kernel", f"{platform.system()} {platform.release()}"),
+        ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("load average before the run", load_average),
+        ("vault-kms", f"{command_output(str(vault_kms_bin), '--version')}, commit {commit}"),
+        ("OpenBao", command_output(servers.bao_binary(), "version")),
+        ("wrk", command_output("wrk", "-v").split(" Copyright")[0]),
+        ("rustc", command_output("rustc", "--version")),
+        ("Python", platform.python_version()),
+    ]
+
+
+def memory_total() -> str:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return "n/a"
+
+
+def created(statuses: dict[str, int], server: str) -> None:
+    for name, status in statuses.items():
+        if status not in (200, 204):
+            raise servers.ServerError(f"{server}: creating key {name} answered {status}")
+
+
+def rss_after_settling(server: Server) -> int | None:
+    time.sleep(SETTLE_SECONDS)
+    return server.rss_kib()
+
+
+def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> list[Row]:
+    """The load phase: every operation on both servers, plus the echo limit."""
+    vault_kms = servers.start_vault_kms(args.vault_kms_bin, workdir, "vault-kms", in_memory=True)
+    openbao = echo = None
+    try:
+        vault_kms.seconds_until_health()
+        openbao = servers.start_openbao_dev(workdir)
+        openbao.seconds_until_health()
+        echo = servers.start_echo(args.echo_bin, workdir)
+        echo.seconds_until_health()
+        pair = [(vault_kms, Client(vault_kms.port)), (openbao, Client(openbao.port))]
+        servers.mount_transit(pair[1][1])
+
+        for server, client in pair:
+            created(load.create_keys(client, KEYS), server.name)
+        ed25519 = load.create_keys(pair[0][1], dict([ED25519_KEY]))[ED25519_KEY[0]]
+        with_ed25519 = ed25519 in (200, 204)
+        if with_ed25519:
+            created(load.create_keys(pair[1][1], dict([ED25519_KEY])), openbao.name)
+        figures["ed25519_status"] = ed25519
+        figures["rss_start"] = [rss_after_settling(server) for server, _ in pair]
+
+        figures["fill_memory"] = []
+        for server, client in pair:
+            progress(f"creating {args.keys} filler keys in {server.name}")
+            started = time.monotonic()
+            load.create_filler_keys(client, args.keys)
+            figures["fill_memory"].append(time.monotonic() - started)
+        figures["rss_keys"] = [rss_after_settling(server) for server, _ in pair]
+
+        bodies = workdir / "bodies"
+        bodies.mkdir()
+        rows = []
+        peaks: list[list[int]] = [[], []]
+        for index, op in enumerate(load.operations(with_ed25519)):
+            results = []
+            for side, (server, client) in enumerate(pair):
+                body = load.write_body(op, client, bodies / f"{server.name}-{index}.json")
+                result = load.run_wrk(settings, server, op, body)
+                progress(f"{op.name} on {server.name}: {rate(result.per_second)} req/s, "
+                         f"p50 {millis(result.p50_ms)}, p99 {millis(result.p99_ms)}")
+                if result.peak_rss_kib is not None:
+                    peaks[side].append(result.peak_rss_kib)
+                results.append(result)
+            rows.append(Row(op.name, *results))
+        if not with_ed25519:
+            rows.insert(7, Row("sign and verify ed25519", None, None, note="not served"))
+        figures["rss_load"] = [max(peak) if peak else None for peak in peaks]
+
+        echo_op = Operation("echo", "POST", "transit/encrypt/bench-chacha20",
+                            {"plaintext": load.PLAINTEXT})
+        body = bodies / "echo.json"
+        body.write_text(json.dumps(echo_op.body))
+        figures["echo"] = load.run_wrk(settings, echo, echo_op, body)
+        progress(f"echo: {rate(figures['echo'].per_second)} req/s")
+        return rows
+    finally:
+        for server in (vault_kms, openbao, echo):
+            if server is not None:
+                server.stop()
+
+
+def crypto_limits(criterion_dir: Path, started: float, cores: int) -> list[tuple]:
+    rows = []
+    for bench, label in CRYPTO_BENCHES:
+        estimates = criterion_dir / bench / "new" / "estimates.json"
+        if not estimates.is_file() or estimates.stat().st_mtime < started:
+            rows.append((label, "not measured", "", "", "no criterion result from this run"))
+            continue
+        nanos = json.loads(estimates.read_text())["mean"]["point_estimate"]
+        per_core = 1e9 / nanos
+        note = f"mean {nanos / 1000:.2f} µs; x {cores} cores = {rate(per_core * cores)} ops/s"
+        rows.append((label, f"{rate(per_core)} ops/s per core", "", "", note))
+    return rows
+
+
+def seconds(value: float) -> str:
+    return f"{value * 1000:,.0f} ms" if value < 10 else f"{value:.1f} s"
+
+
+def spread(values: list, show) -> str:
+    """The median of repeated measures, with their range when they differ."""
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    median = show(statistics.median(ordered))
+    if show(ordered[0]) == show(ordered[-1]):
+        return median
+    return f"{median} ({show(ordered[0])} to {show(ordered[-1])})"
+
+
+def resources(figures: dict, keys: int, runs: int) -> list[tuple[str, str, str]]:
+    """The memory and start-up rows: (figure, vault-kms, OpenBao)."""
+    restarts: list[startup.Restarts] = figures["restarts"]
+
+    def both(values, show) -> tuple[str, str]:
+        return show(values[0]), show(values[1])
+
+    def creation(elapsed: float) -> str:
+        return f"{seconds(elapsed)} ({keys / elapsed:,.0f} keys/s)"
+
+    def median_of(show):
+        return lambda values: spread(values, show)
+
+    return [
+        (f"start-up to first 200 on sys/health, in memory, no keys (median of {runs})",
+         *both(figures["start"], median_of(seconds))),
+        ("resident memory after start and the benchmark keys", *both(figures["rss_start"], mib)),
+        (f"creating {keys:,} keys one after another, in memory",
+         *both(figures["fill_memory"], creation)),
+        (f"resident memory idle with {keys:,} keys", *both(figures["rss_keys"], mib)),
+        (f"resident memory peak under load, {keys:,} keys", *both(figures["rss_load"], mib)),
+        (f"creating {keys:,} keys one after another, on disk",
+         *both([r.fill_seconds for r in restarts], creation)),
+        (f"restart to first 200 on sys/health, {keys:,} keys on disk (median of {runs})",
+         *both([r.health for r in restarts], median_of(seconds))),
+        (f"restart to first 200 on an encrypt with the {keys:,}th key (median of {runs})",
+         *both([r.encrypt for r in restarts], median_of(seconds))),
+        ("resident memory just after that encrypt",
+         *both([r.rss_kib for r in restarts], median_of(mib))),
+    ]
+
+
+def notes(rows: list[Row], figures: dict) -> list[str]:
+    found = []
+    for row in rows:
+        for name, result in (("vault-kms", row.vault_kms), ("OpenBao", row.openbao)):
+            if result is not None and result.unexpected:
+                found.append(f"{row.name} on {name}: {result.unexpected:,} of "
+                             f"{result.requests:,} requests did not get the expected status "
+                             "or failed on the socket.")
+    if not found:
+        found.append("Every request got the expected status (403 for the wrong token, 200 "
+                     "otherwise) and no socket error or timeout.")
+    if figures["ed25519_status"] not in (200, 204):
+        found.append(f"vault-kms answered {figures['ed25519_status']} to creating an ed25519 "
+                     "key, so ed25519 sign and verify were not measured on either server.")
+    found += [
+        "Bodies: 1 KiB of fixed random bytes as `plaintext` or `input`; decrypt, rewrap and "
+        "verify bodies hold a ciphertext or signature made by the same server beforehand. "
+        f"The batch holds {load.BATCH_ITEMS} items of 1 KiB: its req/s counts requests, "
+        f"each of {load.BATCH_ITEMS} encryptions.",
+        "vault-kms logs one line per request (its default `info` level) to a file; "
+        "OpenBao's dev server logs to a file too.",
+        "OpenBao dev mode keeps its storage in memory, like vault-kms `--in-memory`. The "
+        "on-disk rows use a vault-kms data dir (SQLite) and an OpenBao on single-node Raft "
+        "storage (its built-in durable storage); OpenBao's restart times include the "
+        "unseal request, sent as soon as it answers 503 (sealed).",
+        "The cheapest request each server answers is the `sys/health` row: no token, no "
+        "body, no cryptography.",
+        "No figure here is checked against a threshold: the benchmark reports, it never "
+        "judges.",
+    ]
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--vault-kms-bin", type=Path, required=True)
+    parser.add_argument("--echo-bin", type=Path, required=True)
+    parser.add_argument("--criterion-dir", type=Path, required=True)
+    parser.add_argument("--started", type=float, required=True, help="epoch of bench/run's start")
+    parser.add_argument("--command", required=True, help="the command line, for the report")
+    parser.add_argument("--docs-dir", type=Path, default=Path("docs"))
+    parser.add_argument("--keys", type=int, default=int(os.environ.get("BENCH_KEYS", "1000")))
+    parser.add_argument("--starts", type=int, default=int(os.environ.get("BENCH_STARTS", "5")))
+    args = parser.parse_args()
+    # The servers run in the work dir, so their paths must not be relative.
+    args.vault_kms_bin = args.vault_kms_bin.resolve()
+    args.echo_bin = args.echo_bin.resolve()
+
+    env = os.environ
+    settings = LoadSettings(
+        threads=int(env.get("BENCH_THREADS", "2")),
+        connections=int(env.get("BENCH_CONNECTIONS", "32")),
+        duration=env.get("BENCH_DURATION", "10s"),
+        timeout=env.get("BENCH_TIMEOUT", "10s"),
+    )
+    load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    workdir = Path(tempfile.mkdtemp(prefix="vault-kms-bench-"))
+    progress(f"work dir (server logs) {workdir}")
+    figures: dict = {}
+    ok = False
+    try:
+        progress(f"start-up, {args.starts} times each")
+        figures["start"] = startup.in_memory_starts(args.vault_kms_bin, workdir, args.starts)
+        rows = throughput(args, settings, workdir, figures)
+        progress(f"restarts over {args.keys} keys on disk, {args.starts} times each")
+        figures["restarts"] = [
+            startup.vault_kms_restarts(args.vault_kms_bin, workdir, args.keys, args.starts),
+            startup.openbao_restarts(workdir, args.keys, args.starts),
+        ]
+        ok = True
+    finally:
+        if ok and env.get("BENCH_KEEP_WORKDIR") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            progress(f"server logs kept in {workdir}")
+
+    cores = os.cpu_count() or 1
+    echo: Result = figures["echo"]
+    limits = [
+        ("HTTP echo of the 1 KiB encrypt body (benches/echo.rs)",
+         f"{rate(echo.per_second)} req/s", millis(echo.p50_ms), millis(echo.p99_ms),
+         "the same HTTP stack as vault-kms; no parsing, token, crypto or log line"),
+        *crypto_limits(args.criterion_dir, args.started, cores),
+    ]
+    result = Report(
+        machine=machine(args.vault_kms_bin, load_average),
+        command=args.command,
+        settings=[
+            ("wrk threads", str(settings.threads)),
+            ("wrk connections", str(settings.connections)),
+            ("duration per operation and server", settings.duration),
+            ("wrk timeout", settings.timeout),
+            ("filler keys", f"{args.keys:,} x {load.FILLER_KEY_TYPE}"),
+            ("starts per start-up figure", str(args.starts)),
+            ("criterion measurement time", f"{env.get('BENCH_CRYPTO_TIME', '5')} s per benchmark"),
+        ],
+        rows=rows,
+        limits=limits,
+        resources=resources(figures, args.keys, args.starts),
+        notes=notes(rows, figures),
+    )
+    args.docs_dir.mkdir(exist_ok=True)
+    (args.docs_dir / "benchmarks.md").write_text(report.markdown(result))
+    (args.docs_dir / "benchmarks.svg").write_text(report.svg(rows))
+    print("\n".join(report.results_table(rows)))
+    print("\n| limit | throughput | p50 | p99 | note |\n| --- | ---: | ---: | ---: | --- |")
+    print("\n".join(f"| {' | '.join(limit)} |" for limit in limits))
+    print("\n| figure | vault-kms | OpenBao |\n| --- | ---: | ---: |")
+    print("\n".join(f"| {' | '.join(row)} |" for row in result.resources))
+    progress(f"wrote {args.docs_dir / 'benchmarks.md'} and {args.docs_dir / 'benchmarks.svg'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

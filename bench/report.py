@@ -1,0 +1,179 @@
+"""docs/benchmarks.md and docs/benchmarks.svg from one run's figures.
+
+The report states what was measured and how; it never judges a figure.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from load import Result
+
+
+@dataclass
+class Row:
+    """One operation, measured on both servers (None: not measured)."""
+
+    name: str
+    vault_kms: Result | None
+    openbao: Result | None
+    # Why vault-kms has no figure (such as "not served"), shown in its column.
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.vault_kms or not self.openbao or not self.openbao.per_second:
+            return None
+        return self.vault_kms.per_second / self.openbao.per_second
+
+
+@dataclass
+class Report:
+    machine: list[tuple[str, str]]
+    command: str
+    settings: list[tuple[str, str]]
+    rows: list[Row]
+    # (limit, figure, p50, p99, note)
+    limits: list[tuple[str, str, str, str, str]]
+    # (figure, vault-kms, OpenBao)
+    resources: list[tuple[str, str, str]]
+    notes: list[str] = field(default_factory=list)
+
+
+def rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def millis(value: float) -> str:
+    return f"{value:.2f} ms"
+
+
+def mib(kib: int | None) -> str:
+    return "n/a" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def results_table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| operation | vault-kms req/s | p50 | p99 | OpenBao req/s | p50 | p99 | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        cells = [row.name]
+        for result, missing in ((row.vault_kms, row.note), (row.openbao, "")):
+            if result is None:
+                cells += [missing or "not measured", "", ""]
+            else:
+                cells += [rate(result.per_second), millis(result.p50_ms), millis(result.p99_ms)]
+        ratio = row.ratio
+        cells.append("n/a" if ratio is None else f"{ratio:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(report: Report) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "vault-kms and a real OpenBao dev server, driven with the same load, the same keys",
+        "and the same request bodies in one run of `bench/run` (see `bench/README.md`).",
+        "These figures describe one machine at one moment; they are not a promise.",
+        "",
+        "**ratio** is vault-kms requests per second divided by OpenBao's: above 1, vault-kms",
+        "served more. p50 and p99 are wrk's latency percentiles. wrk runs on the same",
+        "machine and shares its cores with the server it drives.",
+        "",
+        "## Throughput and latency",
+        "",
+        *results_table(report.rows),
+        "",
+        "![vault-kms / OpenBao throughput ratio per operation](benchmarks.svg)",
+        "",
+        "## Limits",
+        "",
+        "What the same machine gives with less than a transit request in the way: a bare",
+        "HTTP echo server on the same stack, driven like the servers, and the raw",
+        "cryptography alone (criterion, one thread, through vault-kms's own `crypto`",
+        "module; operations per second per core are 1 / mean time). The cheapest",
+        "request of each server is the `sys/health` row above.",
+        "",
+        "| limit | throughput | p50 | p99 | note |",
+        "| --- | ---: | ---: | ---: | --- |",
+        *[f"| {' | '.join(limit)} |" for limit in report.limits],
+        "",
+        "## Memory and start-up",
+        "",
+        "| figure | vault-kms | OpenBao |",
+        "| --- | ---: | ---: |",
+        *[f"| {' | '.join(resource)} |" for resource in report.resources],
+        "",
+    ]
+    if report.notes:
+        lines += ["## Notes", "", *[f"- {note}" for note in report.notes], ""]
+    lines += [
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *[f"| {name} | {value} |" for name, value in report.machine],
+        "",
+        "## Command",
+        "",
+        "```",
+        report.command,
+        "```",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        *[f"| {name} | {value} |" for name, value in report.settings],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# Chart geometry, in SVG user units.
+CHART_WIDTH = 760
+LABEL_WIDTH = 280
+BAR_HEIGHT = 18
+ROW_HEIGHT = 26
+TOP = 40
+BOTTOM = 30
+
+
+def svg(rows: list[Row]) -> str:
+    """A horizontal bar per operation: its ratio, with a line at parity (1.0)."""
+    measured = [(row.name, row.ratio) for row in rows if row.ratio is not None]
+    scale_max = max([1.0, *(ratio for _, ratio in measured)]) * 1.15
+    plot_width = CHART_WIDTH - LABEL_WIDTH - 20
+    height = TOP + ROW_HEIGHT * len(measured) + BOTTOM
+
+    def x(ratio: float) -> float:
+        return LABEL_WIDTH + plot_width * ratio / scale_max
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {CHART_WIDTH} {height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{CHART_WIDTH}" height="{height}" fill="#ffffff"/>',
+        f'<text x="{CHART_WIDTH / 2}" y="22" text-anchor="middle" font-size="14" '
+        'font-weight="bold">vault-kms req/s ÷ OpenBao req/s (above 1: vault-kms served more)'
+        "</text>",
+    ]
+    for index, (name, ratio) in enumerate(measured):
+        top = TOP + index * ROW_HEIGHT
+        colour = "#2f7d4f" if ratio >= 1 else "#c0612b"
+        parts += [
+            f'<text x="{LABEL_WIDTH - 8}" y="{top + BAR_HEIGHT - 5}" text-anchor="end">'
+            f"{html.escape(name)}</text>",
+            f'<rect x="{LABEL_WIDTH}" y="{top}" width="{x(ratio) - LABEL_WIDTH:.1f}" '
+            f'height="{BAR_HEIGHT}" fill="{colour}"/>',
+            f'<text x="{x(ratio) + 4:.1f}" y="{top + BAR_HEIGHT - 5}">{ratio:.2f}</text>',
+        ]
+    bottom = TOP + ROW_HEIGHT * len(measured)
+    parts += [
+        f'<line x1="{x(1):.1f}" y1="{TOP - 6}" x2="{x(1):.1f}" y2="{bottom}" '
+        'stroke="#333333" stroke-dasharray="4 3"/>',
+        f'<text x="{x(1):.1f}" y="{bottom + 16}" text-anchor="middle">1.0 (parity)</text>',
+        "</svg>",
+        "",
+    ]
+    return "\n".join(parts)
