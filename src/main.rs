@@ -89,12 +89,12 @@ fn main() -> ExitCode {
             dev_root_token_id,
             in_memory,
         } => {
-            init_tracing(log_format);
+            let _logs = init_tracing(log_format);
             let dev = dev.then_some(dev_root_token_id);
             serve(&config, listen.as_deref(), dev, in_memory)
         }
         Command::Relationships { config } => {
-            init_tracing(LogFormat::Text);
+            let _logs = init_tracing(LogFormat::Text);
             relationships(&config)
         }
         Command::Env {
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
             prefix,
             export,
         } => {
-            init_tracing(LogFormat::Text);
+            let _logs = init_tracing(LogFormat::Text);
             env(&config, &endpoint, prefix.as_deref(), export)
         }
         Command::Health { address } => vault_kms::probe::check_health(&address),
@@ -118,16 +118,23 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; `RUST_LOG` sets levels (default `info`).
-fn init_tracing(format: LogFormat) {
+/// Lines go through a background writer so that request handling never waits on
+/// stderr; nothing is dropped (a full buffer makes the logger wait instead), and
+/// the returned guard flushes what is left when it is dropped at exit.
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 fn open(config: &Path, mode: Mode) -> Result<Service, String> {
