@@ -32,7 +32,13 @@ async fn serve(address: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let read_timeout = std::time::Duration::from_secs(30);
     let forever = std::future::pending::<()>();
-    vault_kms::http::serve(listener, Router::new().fallback(echo), read_timeout, forever).await
+    vault_kms::http::serve(
+        listener,
+        Router::new().fallback(echo),
+        read_timeout,
+        forever,
+    )
+    .await
 }
 
 fn main() -> ExitCode {
