@@ -174,22 +174,38 @@ pub enum MasterKeySource {
 pub fn load_master_key(
     data_dir: &Path,
     key_file: Option<&Path>,
+    may_create: bool,
 ) -> Result<(AeadKey, MasterKeySource), BarrierError> {
     if let Ok(value) = std::env::var(MASTER_KEY_ENV) {
+        if value.trim().is_empty() {
+            return Err(BarrierError::MasterKey(format!(
+                "{MASTER_KEY_ENV} is set but empty; unset it to use the key file"
+            )));
+        }
         let key = parse_master_key(&Zeroizing::new(value))
             .map_err(|why| BarrierError::MasterKey(format!("{MASTER_KEY_ENV}: {why}")))?;
         return Ok((key, MasterKeySource::Environment));
     }
 
     if let Some(path) = key_file {
+        warn_if_shared(path);
         let key = read_key_file(path)?;
         return Ok((key, MasterKeySource::File(path.to_owned())));
     }
 
     let path = data_dir.join(MASTER_KEY_FILE);
     if !path.exists() {
+        if !may_create {
+            return Err(BarrierError::MasterKey(format!(
+                "{} is missing, and the data dir already holds records sealed with a master \
+                 key: restore that key file (or set {MASTER_KEY_ENV}); a new key would not \
+                 open them",
+                path.display()
+            )));
+        }
         create_key_file(&path)?;
     }
+    warn_if_shared(&path);
     let key = read_key_file(&path)?;
     Ok((key, MasterKeySource::DataDir(path)))
 }
@@ -244,6 +260,15 @@ fn create_key_file(path: &Path) -> Result<(), BarrierError> {
     Ok(())
 }
 
+fn warn_if_shared(path: &Path) {
+    if is_shared(path) {
+        tracing::warn!(
+            path = %path.display(),
+            "the master key file can be read by other users; restrict it to mode 0600"
+        );
+    }
+}
+
 /// True when a key file can be read by users other than its owner.
 pub fn is_shared(path: &Path) -> bool {
     fs::metadata(path)
@@ -264,8 +289,8 @@ mod tests {
     #[test]
     fn generated_master_key_is_private_and_stable() {
         let dir = tempfile::tempdir().unwrap();
-        let (first, source) = load_master_key(dir.path(), None).unwrap();
-        let (second, _) = load_master_key(dir.path(), None).unwrap();
+        let (first, source) = load_master_key(dir.path(), None, true).unwrap();
+        let (second, _) = load_master_key(dir.path(), None, true).unwrap();
 
         let path = dir.path().join(MASTER_KEY_FILE);
         assert_eq!(source, MasterKeySource::DataDir(path.clone()));
@@ -321,7 +346,7 @@ mod tests {
         let path = dir.path().join("key");
         fs::write(&path, "c2hvcnQ=\n").unwrap();
 
-        let err = load_master_key(dir.path(), Some(&path))
+        let err = load_master_key(dir.path(), Some(&path), true)
             .unwrap_err()
             .to_string();
         assert!(err.contains("must be 32 bytes"), "{err}");

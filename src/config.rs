@@ -67,8 +67,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory holding the database and the generated master key.
     pub data_dir: PathBuf,
-    /// Host name that apps use to reach the service, shown in connection details.
-    pub advertise_host: String,
+    /// Host name that apps use to reach the service, if the config sets one; see
+    /// [`Config::advertise_host`].
+    pub advertise_host: Option<String>,
     /// Prefix of ciphertexts and signatures (`vault` writes `vault:v1:...`).
     pub prefix: Prefix,
     /// File holding the master key, if not the data dir's `master.key`.
@@ -194,9 +195,19 @@ impl Config {
             return Err(invalid("dev_root_token", "must not be empty".to_owned()));
         }
         let endpoints = validate_endpoints(&raw.endpoints, &invalid)?;
-        let advertise_host = raw
-            .advertise_host
-            .unwrap_or_else(|| default_advertise_host(listen));
+        if let Some(host) = &raw.advertise_host {
+            let host_ok = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c));
+            if !host_ok || host.contains("://") {
+                return Err(invalid(
+                    "advertise_host",
+                    format!("{host:?} must be a host name or IP address, without a scheme"),
+                ));
+            }
+        }
+        let advertise_host = raw.advertise_host;
 
         Ok(Self {
             path: path.to_owned(),
@@ -220,6 +231,14 @@ impl Config {
             .flat_map(|e| &e.entries)
             .map(|entry| (entry.key.as_str(), entry.key_type))
             .collect()
+    }
+
+    /// The host name apps use to reach the service: `advertise_host`, else derived
+    /// from the listen address.
+    pub fn advertise_host(&self) -> String {
+        self.advertise_host
+            .clone()
+            .unwrap_or_else(|| default_advertise_host(self.listen))
     }
 
     /// Checks what only a server needs: endpoints to serve, unless a development
@@ -363,11 +382,13 @@ pub fn is_key_name(name: &str) -> bool {
     }
 }
 
+/// The listen IP, bracketed when it is IPv6 so that `host:port` stays a valid URL
+/// authority; `localhost` for the unspecified address.
 fn default_advertise_host(listen: SocketAddr) -> String {
-    if listen.ip().is_unspecified() {
-        "localhost".to_owned()
-    } else {
-        listen.ip().to_string()
+    match listen.ip() {
+        ip if ip.is_unspecified() => "localhost".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
     }
 }
 

@@ -49,6 +49,9 @@ enum Command {
         /// Config file.
         #[arg(long, env = "VAULT_KMS_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+        /// The server's listen address, if `serve` overrides the config's.
+        #[arg(long, env = "VAULT_KMS_LISTEN")]
+        listen: Option<String>,
     },
     /// Print one endpoint's connection details as NAME_PROPERTY=value lines.
     Env {
@@ -63,6 +66,9 @@ enum Command {
         /// Start each line with `export `.
         #[arg(long)]
         export: bool,
+        /// The server's listen address, if `serve` overrides the config's.
+        #[arg(long, env = "VAULT_KMS_LISTEN")]
+        listen: Option<String>,
     },
     /// Exit 0 if the server at ADDRESS answers /v1/sys/health with 200.
     Health {
@@ -93,18 +99,25 @@ fn main() -> ExitCode {
             let dev = dev.then_some(dev_root_token_id);
             serve(&config, listen.as_deref(), dev, in_memory)
         }
-        Command::Relationships { config } => {
+        Command::Relationships { config, listen } => {
             let _logs = init_tracing(LogFormat::Text);
-            relationships(&config)
+            relationships(&config, listen.as_deref())
         }
         Command::Env {
             endpoint,
             config,
             prefix,
             export,
+            listen,
         } => {
             let _logs = init_tracing(LogFormat::Text);
-            env(&config, &endpoint, prefix.as_deref(), export)
+            env(
+                &config,
+                listen.as_deref(),
+                &endpoint,
+                prefix.as_deref(),
+                export,
+            )
         }
         Command::Health { address } => vault_kms::probe::check_health(&address),
     };
@@ -137,8 +150,20 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     guard
 }
 
-fn open(config: &Path, mode: Mode) -> Result<Service, String> {
-    let config = Config::load(config).map_err(|e| e.to_string())?;
+/// Loads a config and applies a `--listen` override.
+fn load(config_path: &Path, listen: Option<&str>) -> Result<Config, String> {
+    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    if let Some(listen) = listen {
+        config.listen = listen
+            .parse()
+            .map_err(|_| format!("--listen {listen:?} is not an address like 0.0.0.0:8200"))?;
+    }
+    Ok(config)
+}
+
+/// Opens a data dir to read connection details; creates nothing.
+fn inspect(config: &Path, listen: Option<&str>) -> Result<Service, String> {
+    let config = load(config, listen)?;
     if config.in_memory {
         return Err(format!(
             "{}: in_memory is set, so no token outlives its server; read the tokens from a \
@@ -146,7 +171,7 @@ fn open(config: &Path, mode: Mode) -> Result<Service, String> {
             config.path.display()
         ));
     }
-    Service::open(config, Arc::new(SystemClock), mode).map_err(|e| e.to_string())
+    Service::open(config, Arc::new(SystemClock), Mode::Inspect).map_err(|e| e.to_string())
 }
 
 /// `dev` is `Some` in development mode, holding the requested root token id.
@@ -156,12 +181,7 @@ fn serve(
     dev: Option<Option<String>>,
     in_memory: bool,
 ) -> Result<(), String> {
-    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
-    if let Some(listen) = listen {
-        config.listen = listen
-            .parse()
-            .map_err(|_| format!("--listen {listen:?} is not an address like 0.0.0.0:8200"))?;
-    }
+    let mut config = load(config_path, listen)?;
     config.in_memory |= in_memory;
     if let Some(id) = dev {
         let token = match id {
@@ -172,6 +192,13 @@ fn serve(
         config.dev_root_token = Some(SecretString::new(token));
     }
     config.check_servable().map_err(|e| e.to_string())?;
+
+    // Bind first: a server that cannot listen must not create keys or tokens.
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let address = config.listen;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(address))
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
 
     let service =
         Service::open(config, Arc::new(SystemClock), Mode::Serve).map_err(|e| e.to_string())?;
@@ -185,8 +212,11 @@ fn serve(
         );
     }
 
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime.block_on(vault_kms::run(Arc::new(service), shutdown_signal()))
+    runtime.block_on(vault_kms::serve_on(
+        listener,
+        Arc::new(service),
+        shutdown_signal(),
+    ))
 }
 
 async fn shutdown_signal() {
@@ -207,16 +237,22 @@ async fn shutdown_signal() {
     }
 }
 
-fn relationships(config: &Path) -> Result<(), String> {
-    let service = open(config, Mode::Inspect)?;
+fn relationships(config: &Path, listen: Option<&str>) -> Result<(), String> {
+    let service = inspect(config, listen)?;
     let all = connection::relationships(&service);
     let json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())
 }
 
-fn env(config: &Path, endpoint: &str, prefix: Option<&str>, export: bool) -> Result<(), String> {
-    let service = open(config, Mode::Inspect)?;
+fn env(
+    config: &Path,
+    listen: Option<&str>,
+    endpoint: &str,
+    prefix: Option<&str>,
+    export: bool,
+) -> Result<(), String> {
+    let service = inspect(config, listen)?;
     let connection = Connection::for_endpoint(&service, endpoint).ok_or_else(|| {
         format!(
             "no endpoint {endpoint:?} in {}",
@@ -224,6 +260,23 @@ fn env(config: &Path, endpoint: &str, prefix: Option<&str>, export: bool) -> Res
         )
     })?;
     let prefix = prefix.map_or_else(|| connection::default_prefix(endpoint), str::to_owned);
+    let valid_name = prefix
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        return Err(format!(
+            "--prefix {prefix:?} is not a shell variable name (letters, digits and _)"
+        ));
+    }
+    if let Some(token) = service.tokens.get(endpoint)
+        && token.expires.is_some_and(|e| e <= service.clock.now())
+    {
+        eprintln!("vault-kms: warning: the token of endpoint {endpoint} has expired");
+    }
     print!("{}", connection.env_lines(&prefix, export));
     Ok(())
 }

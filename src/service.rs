@@ -17,11 +17,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::aead::{AeadAlgorithm, AeadKey};
 use crate::keyring::{Keyring, KeyringError};
+use crate::storage::Storage as _;
 use crate::storage::memory::MemoryStorage;
 use crate::storage::sqlite::SqliteStorage;
-
-/// File in the data dir that a running server holds locked.
-const LOCK_FILE: &str = "server.lock";
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -104,14 +102,22 @@ impl Service {
         for (name, key_type) in &declared {
             keyring.check_type(name, *key_type)?;
         }
-        for (name, key_type) in &declared {
-            if keyring.ensure(name, *key_type)? {
-                tracing::info!(key = %name, key_type = %key_type, "created key");
-            }
-        }
 
-        let cluster = cluster_info(&barrier)?;
-        let mut tokens = TokenStore::ensure(&barrier, &config.endpoints, clock.now())?;
+        let (cluster, mut tokens) = match mode {
+            Mode::Serve => {
+                for (name, key_type) in &declared {
+                    if keyring.ensure(name, *key_type)? {
+                        tracing::info!(key = %name, key_type = %key_type, "created key");
+                    }
+                }
+                let tokens = TokenStore::ensure(&barrier, &config.endpoints, clock.now())?;
+                (cluster_info(&barrier)?, tokens)
+            }
+            Mode::Inspect => {
+                let tokens = TokenStore::load(&barrier, &config.endpoints)?;
+                (cluster_info(&barrier)?, tokens)
+            }
+        };
         if let Some(root) = &config.dev_root_token {
             tokens.add_root(root.clone(), clock.now());
         }
@@ -134,18 +140,40 @@ fn open_data_dir(
     mode: Mode,
 ) -> Result<(Barrier, MasterKeySource, Option<File>), StartupError> {
     let data_dir = &config.data_dir;
-    prepare_data_dir(data_dir)?;
     let lock = match mode {
-        Mode::Serve => Some(lock_data_dir(data_dir)?),
-        Mode::Inspect => None,
+        Mode::Serve => {
+            prepare_data_dir(data_dir)?;
+            Some(lock_data_dir(data_dir)?)
+        }
+        // Reading connection details never creates a data dir, a key or a token.
+        Mode::Inspect => {
+            if !data_dir
+                .join(crate::storage::sqlite::DATABASE_FILE)
+                .exists()
+            {
+                return Err(StartupError::DataDir {
+                    path: data_dir.clone(),
+                    problem: "holds no data yet: start the server once to create the keys \
+                              and tokens"
+                        .to_owned(),
+                });
+            }
+            None
+        }
     };
 
     let storage = SqliteStorage::open(data_dir).map_err(|e| StartupError::DataDir {
         path: data_dir.clone(),
         problem: e.to_string(),
     })?;
-    let (master_key, source) =
-        barrier::load_master_key(data_dir, config.master_key_file.as_deref())?;
+    // A new master key only for a new data dir: a missing key file beside sealed
+    // records must not be replaced by one that cannot open them.
+    let fresh = storage.list("").map_err(BarrierError::from)?.is_empty();
+    let (master_key, source) = barrier::load_master_key(
+        data_dir,
+        config.master_key_file.as_deref(),
+        fresh && mode == Mode::Serve,
+    )?;
     let barrier = Barrier::open(Arc::new(storage), master_key)?;
     Ok((barrier, source, lock))
 }
@@ -164,13 +192,14 @@ fn prepare_data_dir(path: &Path) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// Locks the data dir itself (not a file in it, which could be deleted while a
+/// server runs), so that a second server on the same data dir refuses to start.
 fn lock_data_dir(path: &Path) -> Result<File, StartupError> {
     let fail = |problem: String| StartupError::DataDir {
         path: path.to_owned(),
         problem,
     };
-    let file =
-        File::create(path.join(LOCK_FILE)).map_err(|e| fail(format!("cannot be written: {e}")))?;
+    let file = File::open(path).map_err(|e| fail(format!("cannot be opened: {e}")))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(fs::TryLockError::WouldBlock) => Err(fail(

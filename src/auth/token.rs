@@ -68,6 +68,9 @@ pub enum TokenError {
     /// A stored token record is malformed.
     #[error("stored token of endpoint {0} is malformed")]
     Corrupt(String),
+    /// An endpoint has no token yet.
+    #[error("endpoint {0} has no token yet: start (or restart) the server to create it")]
+    Missing(String),
     /// The OS had no randomness to give.
     #[error("no randomness available to create a token")]
     Random,
@@ -89,9 +92,37 @@ impl TokenStore {
         endpoints: &[Endpoint],
         now: OffsetDateTime,
     ) -> Result<Self, TokenError> {
+        // An endpoint removed from the config loses its token for good: adding it
+        // back later issues a new one.
+        for path in barrier.list("tokens/")? {
+            let id = path.trim_start_matches("tokens/");
+            if !endpoints.iter().any(|e| e.id == id) {
+                barrier.delete(&path)?;
+                tracing::info!(endpoint = %id, "revoked the token of a removed endpoint");
+            }
+        }
+
         let mut entries = Vec::with_capacity(endpoints.len());
         for endpoint in endpoints {
             let stored = load_or_create(barrier, &endpoint.id, now)?;
+            entries.push(Arc::new(entry_for(endpoint, stored)));
+        }
+        Ok(Self { entries })
+    }
+
+    /// Loads the stored token of each endpoint without creating any.
+    ///
+    /// # Errors
+    /// [`TokenError::Missing`] for an endpoint whose token the server has not created
+    /// yet, or a storage failure.
+    pub fn load(barrier: &Barrier, endpoints: &[Endpoint]) -> Result<Self, TokenError> {
+        let mut entries = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let bytes = barrier
+                .get(&token_path(&endpoint.id))?
+                .ok_or_else(|| TokenError::Missing(endpoint.id.clone()))?;
+            let stored = serde_json::from_slice(&bytes)
+                .map_err(|_| TokenError::Corrupt(endpoint.id.clone()))?;
             entries.push(Arc::new(entry_for(endpoint, stored)));
         }
         Ok(Self { entries })
@@ -131,9 +162,16 @@ impl TokenStore {
                 found = Some(entry);
             }
         }
-        found
-            .filter(|e| e.expires.is_none_or(|expires| now < expires))
-            .cloned()
+        let entry = found?;
+        if entry.expires.is_some_and(|expires| now >= expires) {
+            tracing::warn!(
+                endpoint = entry.endpoint.as_deref().unwrap_or("root"),
+                accessor = %entry.accessor,
+                "an expired token was presented"
+            );
+            return None;
+        }
+        Some(entry.clone())
     }
 }
 
@@ -142,7 +180,7 @@ fn load_or_create(
     endpoint: &str,
     now: OffsetDateTime,
 ) -> Result<StoredToken, TokenError> {
-    let path = format!("tokens/{endpoint}");
+    let path = token_path(endpoint);
     if let Some(bytes) = barrier.get(&path)? {
         return serde_json::from_slice(&bytes)
             .map_err(|_| TokenError::Corrupt(endpoint.to_owned()));
@@ -163,6 +201,11 @@ fn load_or_create(
         .get(&path)?
         .ok_or_else(|| TokenError::Corrupt(endpoint.to_owned()))?;
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Corrupt(endpoint.to_owned()))
+}
+
+/// Storage path of an endpoint's token.
+fn token_path(endpoint: &str) -> String {
+    format!("tokens/{endpoint}")
 }
 
 /// A new random token: the `vkms.` prefix and 256 bits from the OS CSPRNG.

@@ -85,8 +85,12 @@ fn health(service: &Service, query: Option<&str>, head: bool) -> Result<Response
     for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let code = || value.parse::<u16>().map_err(|_| ApiError::BadRequestEmpty);
         match name.as_ref() {
+            // Only final statuses: an informational one would break the exchange.
             "activecode" => {
-                status = StatusCode::from_u16(code()?).map_err(|_| ApiError::BadRequestEmpty)?;
+                status = StatusCode::from_u16(code()?)
+                    .ok()
+                    .filter(|s| (200..=599).contains(&s.as_u16()))
+                    .ok_or(ApiError::BadRequestEmpty)?;
             }
             "standbycode" | "sealedcode" | "uninitcode" | "perfstandbyactivecode" => {
                 code()?;

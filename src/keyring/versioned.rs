@@ -3,7 +3,9 @@
 //! Parsing follows Vault: the value must start with `<prefix>:v`, the rest splits at
 //! the first `:` into a decimal version (Go `Atoi` rules: an optional sign and
 //! leading zeros are fine) and a payload. The prefix is `vault` unless configured
-//! otherwise; both the configured prefix and `vault` are always accepted.
+//! otherwise. The configured prefix, `vault` and `vault-kms` (the managed service's)
+//! are always accepted, so changing the configured prefix between the two keeps
+//! every value written before readable.
 
 use std::fmt;
 
@@ -76,6 +78,7 @@ impl Prefix {
         let rest = value
             .strip_prefix(self.head.as_str())
             .or_else(|| value.strip_prefix("vault:v"))
+            .or_else(|| value.strip_prefix("vault-kms:v"))
             .ok_or(ParseError::NoPrefix)?;
         let (version, payload) = rest
             .split_once(':')
@@ -124,6 +127,12 @@ mod tests {
         assert_eq!(prefix.parse("vault-kms:v2:x").unwrap().version, 2);
         assert_eq!(prefix.parse("vault:v2:x").unwrap().version, 2);
         assert_eq!(prefix.parse("other:v2:x"), Err(ParseError::NoPrefix));
+
+        // Switching back to Vault's prefix keeps the service's values readable.
+        assert_eq!(
+            Prefix::default().parse("vault-kms:v3:x").unwrap().version,
+            3
+        );
     }
 
     #[test]
