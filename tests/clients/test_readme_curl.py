@@ -107,7 +107,11 @@ def test_readme_curl_examples_run_verbatim_and_give_the_documented_answers(
 
     encrypted = [a for a in answers if "ciphertext" in a["data"]]
     assert len(encrypted) == 2, "encrypt and rewrap each print a ciphertext"
-    assert all(a["data"]["ciphertext"].startswith("vault:v1:") for a in encrypted)
+    assert encrypted[0]["data"]["ciphertext"].startswith("vault:v1:")
+    # The rewrap block follows a rotation of app-data: it moves the v1 ciphertext to v2.
+    assert outputs.count("2\n") >= 1, "the rotation printed the new latest_version"
+    assert encrypted[1]["data"]["ciphertext"].startswith("vault:v2:")
+    assert encrypted[1]["data"]["key_version"] == 2
 
     # The decrypt block pipes through `base64 -d`: echo's trailing newline survives.
     assert "SECRET\n" in outputs
