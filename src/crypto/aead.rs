@@ -183,6 +183,7 @@ impl fmt::Debug for AeadKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::hex;
 
     #[test]
     fn seal_then_open_round_trips_with_vault_layout() {
@@ -263,12 +264,5 @@ mod tests {
         let plaintext = key.open(&payload, &aad).unwrap();
 
         assert!(plaintext.starts_with(b"Ladies and Gentlemen of the class of '99"));
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 }

@@ -50,13 +50,7 @@ pub fn convergent_nonce(mac_key: &[u8], plaintext: &[u8]) -> [u8; NONCE_BYTES] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::crypto::hex;
 
     #[test]
     fn hkdf_matches_rfc_5869_test_case_3_without_salt() {

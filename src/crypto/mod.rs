@@ -200,3 +200,12 @@ pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
     pem.push_str(&format!("-----END {label}-----\n"));
     pem
 }
+
+/// Hex decoding for the known-answer tests of the algorithm files.
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_default())
+        .collect()
+}

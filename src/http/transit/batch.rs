@@ -31,7 +31,7 @@ pub struct Item {
 }
 
 /// Go's name for a JSON value's type, as mapstructure reports it.
-fn go_type(value: &Value) -> &'static str {
+pub(super) fn go_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "<nil>",
         Value::Bool(_) => "bool",

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::NAME_FROM_PATH;
 use super::batch::{self, Item, Outcome};
-use super::encrypt::{ItemError, Sealed, associated_data, decode};
+use super::encrypt::{ItemError, Sealed, associated_data, item_context};
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakInt, WeakString};
@@ -184,12 +184,7 @@ fn open_item(
     let Some(ciphertext) = item.value.as_deref().filter(|c| !c.is_empty()) else {
         return Err(ItemError::client(MISSING_CIPHERTEXT));
     };
-    let context = item
-        .context
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(decode)
-        .transpose()?;
+    let context = item_context(item)?;
     let aad = associated_data(item.associated_data.as_deref())?;
     if !key.key_type.supports_encryption() {
         return Err(ItemError::client(format!(
@@ -217,12 +212,7 @@ fn open_item(
 
 fn rewrap_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, ItemError> {
     let plaintext = open_item(key, prefix, item)?;
-    let context = item
-        .context
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(decode)
-        .transpose()?;
+    let context = item_context(item)?;
     let (number, version) = key
         .version_for(Purpose::Encryption, item.key_version)
         .map_err(|e| ItemError::client(e.to_string()))?;

@@ -182,12 +182,7 @@ pub async fn encrypt(service: &Service, name: &str, params: &Params) -> Result<R
 
 fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, ItemError> {
     let plaintext = decode(item.value.as_deref().unwrap_or_default())?;
-    let context = item
-        .context
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(decode)
-        .transpose()?;
+    let context = item_context(item)?;
     let aad = associated_data(item.associated_data.as_deref())?;
 
     let (number, version) = key
@@ -204,6 +199,15 @@ fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, 
         prefix.format(number, &encoding::encode_std(&payload)),
         number,
     ))
+}
+
+/// The decoded `context` of an item; an empty one counts as none, as in Vault.
+pub(super) fn item_context(item: &Item) -> Result<Option<Zeroizing<Vec<u8>>>, ItemError> {
+    item.context
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode)
+        .transpose()
 }
 
 /// Decodes base64 request data, with Go's error text.

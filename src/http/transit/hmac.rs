@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::batch::go_type;
 use crate::crypto::hash::HashAlgorithm;
 use crate::crypto::hmac;
 use crate::encoding;
@@ -163,17 +164,6 @@ pub(super) fn parse_batch(batch: &Value) -> Result<Vec<(Option<String>, String)>
             Ok((text("input")?, text("reference")?.unwrap_or_default()))
         })
         .collect()
-}
-
-fn go_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "json.Number",
-        Value::String(_) => "string",
-        Value::Array(_) => "[]interface {}",
-        Value::Object(_) => "map[string]interface {}",
-    }
 }
 
 /// Checks an `hmac` string against `input` under `key`, constant time.
