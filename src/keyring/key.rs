@@ -226,6 +226,32 @@ impl Default for KeySettings {
     }
 }
 
+/// When a backup of a key was taken or a key was restored, as Vault records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// When it happened.
+    pub time: OffsetDateTime,
+    /// The key's latest version at that moment.
+    pub version: u32,
+}
+
+/// Where a key came from and what has happened to it since, as Vault tracks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Lowest version still stored; lower ones were trimmed away. 0 until trimmed.
+    pub min_available_version: u32,
+    /// OpenBao's soft delete: the key is kept but refuses to be used.
+    pub soft_deleted: bool,
+    /// The key's material was imported (`keys/:name/import`) rather than generated.
+    pub imported: bool,
+    /// Whether an imported key may be rotated (with generated material).
+    pub imported_allow_rotation: bool,
+    /// The last backup taken of the key.
+    pub backup_info: Option<Stamp>,
+    /// When the key was restored from a backup, if it was.
+    pub restore_info: Option<Stamp>,
+}
+
 /// An immutable snapshot of a named key. Changes build a new snapshot.
 #[derive(Debug, Clone)]
 pub struct NamedKey {
@@ -241,6 +267,8 @@ pub struct NamedKey {
     pub convergent: bool,
     /// Bytes of key material for `hmac` keys; 0 for every other type.
     pub key_size: usize,
+    /// Trimming, import, soft delete, backup and restore state.
+    pub lifecycle: Lifecycle,
     /// Every version, keyed by number; the highest is the latest.
     pub versions: BTreeMap<u32, Arc<KeyVersion>>,
 }
@@ -276,6 +304,7 @@ impl NamedKey {
             derived: false,
             convergent: false,
             key_size,
+            lifecycle: Lifecycle::default(),
             versions: BTreeMap::from([(1, Arc::new(first))]),
         })
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::key::{KeyMaterial, KeySettings, KeyVersion, NamedKey};
+use super::key::{KeyMaterial, KeySettings, KeyVersion, Lifecycle, NamedKey, Stamp};
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
 
@@ -39,7 +39,44 @@ struct StoredKey {
     derived: bool,
     #[serde(default)]
     convergent_encryption: bool,
+    #[serde(default)]
+    min_available_version: u32,
+    #[serde(default)]
+    soft_deleted: bool,
+    #[serde(default)]
+    imported: bool,
+    #[serde(default)]
+    imported_allow_rotation: bool,
+    #[serde(default)]
+    backup_info: Option<StoredStamp>,
+    #[serde(default)]
+    restore_info: Option<StoredStamp>,
     versions: BTreeMap<u32, StoredVersion>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredStamp {
+    #[serde(with = "time::serde::rfc3339")]
+    time: OffsetDateTime,
+    version: u32,
+}
+
+impl From<Stamp> for StoredStamp {
+    fn from(stamp: Stamp) -> Self {
+        Self {
+            time: stamp.time,
+            version: stamp.version,
+        }
+    }
+}
+
+impl From<StoredStamp> for Stamp {
+    fn from(stamp: StoredStamp) -> Self {
+        Self {
+            time: stamp.time,
+            version: stamp.version,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -69,6 +106,12 @@ pub fn encode(key: &NamedKey) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
         key_size: key.key_size,
         derived: key.derived,
         convergent_encryption: key.convergent,
+        min_available_version: key.lifecycle.min_available_version,
+        soft_deleted: key.lifecycle.soft_deleted,
+        imported: key.lifecycle.imported,
+        imported_allow_rotation: key.lifecycle.imported_allow_rotation,
+        backup_info: key.lifecycle.backup_info.map(Into::into),
+        restore_info: key.lifecycle.restore_info.map(Into::into),
         versions: key
             .versions
             .iter()
@@ -131,6 +174,14 @@ pub fn decode(bytes: &[u8]) -> Result<NamedKey, DecodeError> {
         derived: stored.derived,
         convergent: stored.convergent_encryption,
         key_size: stored.key_size,
+        lifecycle: Lifecycle {
+            min_available_version: stored.min_available_version,
+            soft_deleted: stored.soft_deleted,
+            imported: stored.imported,
+            imported_allow_rotation: stored.imported_allow_rotation,
+            backup_info: stored.backup_info.map(Into::into),
+            restore_info: stored.restore_info.map(Into::into),
+        },
         versions,
     })
 }

@@ -13,7 +13,7 @@ use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
 use crate::http::response::{envelope, no_content};
-use crate::keyring::key::{HMAC_KEY_SIZES, KeyMaterial};
+use crate::keyring::key::{HMAC_KEY_SIZES, KeyMaterial, Stamp};
 use crate::keyring::{NamedKey, NewKey};
 use crate::service::Service;
 
@@ -24,6 +24,8 @@ struct KeyDescription<'a> {
     allow_plaintext_backup: bool,
     auto_rotate_period: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    backup_info: Option<StampDescription>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     convergent_encryption: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     convergent_encryption_version: Option<i64>,
@@ -31,6 +33,8 @@ struct KeyDescription<'a> {
     derived: bool,
     exportable: bool,
     imported_key: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    imported_key_allow_rotation: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kdf: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,6 +46,8 @@ struct KeyDescription<'a> {
     min_decryption_version: u32,
     min_encryption_version: u32,
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore_info: Option<StampDescription>,
     soft_deleted: bool,
     supports_decryption: bool,
     supports_derivation: bool,
@@ -49,6 +55,26 @@ struct KeyDescription<'a> {
     supports_signing: bool,
     #[serde(rename = "type")]
     key_type: KeyType,
+}
+
+/// `backup_info` and `restore_info`: when, and at which latest version.
+#[derive(Serialize)]
+struct StampDescription {
+    time: String,
+    version: u32,
+}
+
+impl StampDescription {
+    fn of(stamp: Option<Stamp>) -> Result<Option<Self>, ApiError> {
+        stamp
+            .map(|stamp| {
+                Ok(Self {
+                    time: stamp.time.format(&Rfc3339).map_err(ApiError::internal)?,
+                    version: stamp.version,
+                })
+            })
+            .transpose()
+    }
 }
 
 /// One version in a description: creation time for symmetric keys, public details
@@ -93,9 +119,11 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
     }
 
     let settings = &key.settings;
+    let lifecycle = &key.lifecycle;
     let description = KeyDescription {
         allow_plaintext_backup: settings.allow_plaintext_backup,
         auto_rotate_period: settings.auto_rotate_period,
+        backup_info: StampDescription::of(lifecycle.backup_info)?,
         // Vault describes derivation only for derived keys; modern convergent keys
         // carry version -1 at the key level.
         convergent_encryption: key.derived.then_some(key.convergent),
@@ -103,16 +131,20 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
         deletion_allowed: settings.deletion_allowed,
         derived: key.derived,
         exportable: settings.exportable,
-        imported_key: false,
+        imported_key: lifecycle.imported,
+        imported_key_allow_rotation: lifecycle
+            .imported
+            .then_some(lifecycle.imported_allow_rotation),
         kdf: key.derived.then_some("hkdf_sha256"),
         key_size: (key.key_size != 0).then_some(key.key_size),
         keys: (key.key_type != KeyType::Hmac).then_some(keys),
         latest_version: key.latest_version(),
-        min_available_version: 0,
+        min_available_version: lifecycle.min_available_version,
         min_decryption_version: settings.min_decryption_version,
         min_encryption_version: settings.min_encryption_version,
         name: &key.name,
-        soft_deleted: false,
+        restore_info: StampDescription::of(lifecycle.restore_info)?,
+        soft_deleted: lifecycle.soft_deleted,
         supports_decryption: key.key_type.supports_encryption(),
         supports_derivation: key.key_type.supports_derivation(),
         supports_encryption: key.key_type.supports_encryption(),
