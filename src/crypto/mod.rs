@@ -1,7 +1,8 @@
 //! Cryptographic algorithms, one file per family, all backed by aws-lc-rs.
 //!
 //! - [`aead`]: `aes128-gcm96`, `aes256-gcm96` and `chacha20-poly1305`.
-//! - [`rsa`]: `rsa-2048`, `rsa-3072` and `rsa-4096` encryption (RSA-OAEP).
+//! - [`rsa`]: `rsa-2048`, `rsa-3072` and `rsa-4096` keys and RSA-OAEP encryption.
+//! - [`rsa_signing`]: RSASSA-PSS and PKCS #1 v1.5 signatures with those keys.
 //! - [`ecdsa`]: the `ecdsa-p256`, `ecdsa-p384` and `ecdsa-p521` signing key types.
 //! - [`ed25519`]: the `ed25519` signing key type.
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
@@ -17,6 +18,7 @@ pub mod hash;
 pub mod hmac;
 pub mod kdf;
 pub mod rsa;
+pub mod rsa_signing;
 
 use std::fmt;
 

@@ -1,7 +1,8 @@
-//! RSA keys for encryption, as Vault's `rsa-2048`, `rsa-3072` and `rsa-4096`.
+//! RSA keys, as Vault's `rsa-2048`, `rsa-3072` and `rsa-4096`.
 //!
 //! Vault encrypts with RSAES-OAEP (RFC 8017 §7.1), SHA-256 for both the digest and
-//! MGF1, and an empty label; the payload is the raw modulus-sized ciphertext.
+//! MGF1, and an empty label; the payload is the raw modulus-sized ciphertext. Signing
+//! is in [`super::rsa_signing`].
 
 use std::fmt;
 
@@ -12,13 +13,19 @@ use aws_lc_rs::rsa::{
 };
 use zeroize::Zeroizing;
 
+use aws_lc_rs::signature::RsaKeyPair;
+
+use super::hash::HashAlgorithm;
+use super::rsa_signing::{self, RsaScheme, RsaSignError};
 use super::{CryptoError, pem_encode};
 use crate::secret::SecretBytes;
 
-/// One RSA key pair, prepared for OAEP.
+/// One RSA key pair, prepared for OAEP and for signing.
 pub struct RsaKey {
     private: OaepPrivateDecryptingKey,
     public: OaepPublicEncryptingKey,
+    signing: RsaKeyPair,
+    public_der: Vec<u8>,
     pkcs8: SecretBytes,
     public_pem: String,
 }
@@ -54,11 +61,15 @@ impl RsaKey {
         let public = OaepPublicEncryptingKey::new(key.public_key())
             .map_err(|_| CryptoError::MalformedKey)?;
         let private = OaepPrivateDecryptingKey::new(key).map_err(|_| CryptoError::MalformedKey)?;
+        let signing =
+            RsaKeyPair::from_pkcs8(pkcs8.expose()).map_err(|_| CryptoError::MalformedKey)?;
         Ok(Self {
             private,
             public,
-            pkcs8,
+            signing,
+            public_der: public_der.as_ref().to_vec(),
             public_pem: pem_encode("PUBLIC KEY", public_der.as_ref()),
+            pkcs8,
         })
     }
 
@@ -108,6 +119,46 @@ impl RsaKey {
             .len();
         out.truncate(len);
         Ok(out)
+    }
+}
+
+impl RsaKey {
+    /// Signs `digest`, the output of `hash` (`None` for Vault's `none`).
+    ///
+    /// # Errors
+    /// [`RsaSignError`] for a hash or salt length that cannot be used, or a digest of
+    /// the wrong length.
+    pub fn sign(
+        &self,
+        hash: Option<HashAlgorithm>,
+        scheme: RsaScheme,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, RsaSignError> {
+        rsa_signing::sign(&self.signing, hash, scheme, digest)
+    }
+
+    /// Whether a PSS salt of `n` bytes fits this key with `hash`.
+    pub fn salt_fits(&self, hash: Option<HashAlgorithm>, n: usize) -> bool {
+        rsa_signing::salt_fits(self.signing.public_modulus_len(), hash, n)
+    }
+
+    /// Whether `signature` signs `digest` under this key.
+    pub fn verify(
+        &self,
+        hash: Option<HashAlgorithm>,
+        scheme: RsaScheme,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let modulus_len = self.signing.public_modulus_len();
+        rsa_signing::verify(
+            &self.public_der,
+            modulus_len,
+            hash,
+            scheme,
+            digest,
+            signature,
+        )
     }
 }
 

@@ -14,6 +14,7 @@ use super::NAME_FROM_PATH;
 use super::hmac::verify_hmac;
 use crate::crypto::ecdsa::{Asn1Shape, Marshaling, check_asn1_shape};
 use crate::crypto::hash::HashAlgorithm;
+use crate::crypto::rsa_signing::{self, RsaScheme, RsaSignError, SaltLength};
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
@@ -97,6 +98,32 @@ struct Options {
     hash_name: String,
     prehashed: bool,
     marshaling: Marshaling,
+    /// `signature_algorithm` as given; it matters for RSA keys only.
+    signature_algorithm: Option<String>,
+    /// The PSS salt length; it matters for RSA keys only.
+    salt: SaltLength,
+}
+
+/// Parses `salt_length` as Vault does: `auto` (or 0), `hash` (or -1), or a count.
+fn parse_salt_length(text: &str) -> Result<SaltLength, ApiError> {
+    let salt = text.to_ascii_lowercase();
+    match salt.as_str() {
+        "auto" => return Ok(SaltLength::Auto),
+        "hash" => return Ok(SaltLength::Hash),
+        _ => {}
+    }
+    let n: i64 = salt.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "salt length neither 'auto', 'hash', nor an int: {salt}"
+        ))
+    })?;
+    match n {
+        0 => Ok(SaltLength::Auto),
+        -1 => Ok(SaltLength::Hash),
+        n => usize::try_from(n)
+            .map(SaltLength::Bytes)
+            .map_err(|_| ApiError::bad_request(format!("salt length is invalid: {n}"))),
+    }
 }
 
 impl Options {
@@ -131,21 +158,10 @@ impl Options {
             }
         };
 
-        if let Some(salt) = salt_length {
-            let salt = salt.0.to_ascii_lowercase();
-            if !matches!(salt.as_str(), "auto" | "hash") {
-                let n: i64 = salt.parse().map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "salt length neither 'auto', 'hash', nor an int: {salt}"
-                    ))
-                })?;
-                if n < -1 {
-                    return Err(ApiError::bad_request(format!(
-                        "salt length is invalid: {n}"
-                    )));
-                }
-            }
-        }
+        let salt = match salt_length {
+            None => SaltLength::Auto,
+            Some(salt) => parse_salt_length(&salt.0)?,
+        };
 
         let prehashed = prehashed.is_some_and(|p| p.0);
         let pkcs1v15 = signature_algorithm.is_some_and(|s| s.0 == "pkcs1v15");
@@ -160,7 +176,20 @@ impl Options {
             hash_name: name.to_owned(),
             prehashed,
             marshaling,
+            signature_algorithm: signature_algorithm.map(|s| s.0.clone()),
+            salt,
         })
+    }
+
+    /// The RSA scheme: PSS unless `signature_algorithm` says `pkcs1v15`.
+    fn rsa_scheme(&self) -> Result<RsaScheme, SignError> {
+        match self.signature_algorithm.as_deref() {
+            None | Some("" | "pss") => Ok(RsaScheme::Pss(self.salt)),
+            Some("pkcs1v15") => Ok(RsaScheme::Pkcs1v15),
+            Some(other) => Err(SignError::Other(format!(
+                "unsupported rsa signature algorithm {other}"
+            ))),
+        }
     }
 
     /// The digest to sign: the input itself when prehashed, else its hash.
@@ -244,6 +273,14 @@ impl SignError {
             SignError::Input(m) | SignError::Other(m) => m,
         }
     }
+
+    /// The answer to a single (not batch) request.
+    fn into_api(self) -> ApiError {
+        match self {
+            SignError::Input(m) => ApiError::BadRequest(m),
+            SignError::Other(m) => ApiError::Wrapped(m),
+        }
+    }
 }
 
 fn sign_item(
@@ -265,9 +302,18 @@ fn sign_item(
         }
         // Pure Ed25519 signs the input itself; the hash options do not apply.
         KeyMaterial::Ed25519(pair) => pair.sign(&input),
-        _ => {
-            return Err(SignError::Other(format!(
-                "signing with {} keys is not supported by vault-kms yet",
+        KeyMaterial::Rsa(rsa) => {
+            let scheme = options.rsa_scheme()?;
+            let digest = options.digest(&input).map_err(SignError::Input)?;
+            rsa.sign(options.hash, scheme, &digest)
+                .map_err(|e| match e {
+                    RsaSignError::UnsupportedHash(_) => SignError::Input(e.to_string()),
+                    _ => SignError::Other(e.to_string()),
+                })?
+        }
+        KeyMaterial::Aead(_) | KeyMaterial::Hmac(_) => {
+            return Err(SignError::Input(format!(
+                "key type {} does not support signing",
                 key.key_type
             )));
         }
@@ -314,10 +360,7 @@ pub fn sign(
     let Some(batch) = request.batch_input.as_ref().filter(|b| !b.is_null()) else {
         let input = request.input.map(|i| i.0).unwrap_or_default();
         let (signature, number) =
-            sign_item(&key, prefix, &options, &input, requested).map_err(|e| match e {
-                SignError::Input(m) => ApiError::BadRequest(m),
-                SignError::Other(m) => ApiError::Wrapped(m),
-            })?;
+            sign_item(&key, prefix, &options, &input, requested).map_err(SignError::into_api)?;
         let signed = Signed {
             error: None,
             key_version: number,
@@ -367,15 +410,15 @@ fn verify_signature(
     options: &Options,
     input: &str,
     signature: &str,
-) -> Result<bool, String> {
-    let input = decode_input(input)?;
+) -> Result<bool, SignError> {
+    let input = decode_input(input).map_err(SignError::Input)?;
     let value = prefix
         .parse(signature)
-        .map_err(|e| e.message("signature"))?;
+        .map_err(|e| SignError::Input(e.message("signature")))?;
     let (_, version) = key
         .version_of(ValueKind::Signature, value.version)
-        .map_err(|e| e.to_string())?;
-    let bad_base64 = |_| "invalid base64 signature value".to_owned();
+        .map_err(|e| SignError::Input(e.to_string()))?;
+    let bad_base64 = |_| SignError::Input("invalid base64 signature value".to_owned());
     let raw = match options.marshaling {
         Marshaling::Asn1 => encoding::decode_std(value.payload).map_err(bad_base64)?,
         Marshaling::Jws => encoding::decode_url_nopad(value.payload).map_err(bad_base64)?,
@@ -383,19 +426,37 @@ fn verify_signature(
     match &version.material {
         KeyMaterial::Ecdsa(pair) => {
             if options.marshaling == Marshaling::Asn1 {
-                check_asn1_shape(&raw).map_err(|shape| match shape {
-                    Asn1Shape::Invalid => "supplied signature is invalid".to_owned(),
-                    Asn1Shape::ExtraData => "supplied signature contains extra data".to_owned(),
+                check_asn1_shape(&raw).map_err(|shape| {
+                    SignError::Input(
+                        match shape {
+                            Asn1Shape::Invalid => "supplied signature is invalid",
+                            Asn1Shape::ExtraData => "supplied signature contains extra data",
+                        }
+                        .to_owned(),
+                    )
                 })?;
             }
-            let digest = options.digest(&input)?;
+            let digest = options.digest(&input).map_err(SignError::Input)?;
             Ok(pair.verify_digest(&digest, &raw, options.marshaling))
         }
         KeyMaterial::Ed25519(pair) => Ok(pair.verify(&input, &raw)),
-        _ => Err(format!(
-            "verifying {} signatures is not supported by vault-kms yet",
+        KeyMaterial::Rsa(rsa) => {
+            let scheme = options.rsa_scheme()?;
+            rsa_signing::check_hash(options.hash).map_err(|e| SignError::Input(e.to_string()))?;
+            if let RsaScheme::Pss(SaltLength::Bytes(n)) = scheme
+                && !rsa.salt_fits(options.hash, n)
+            {
+                return Err(SignError::Input(format!(
+                    "requested salt length {n} is invalid"
+                )));
+            }
+            let digest = options.digest(&input).map_err(SignError::Input)?;
+            Ok(rsa.verify(options.hash, scheme, &digest, &raw))
+        }
+        KeyMaterial::Aead(_) | KeyMaterial::Hmac(_) => Err(SignError::Input(format!(
+            "key type {} does not support verification",
             key.key_type
-        )),
+        ))),
     }
 }
 
@@ -452,24 +513,28 @@ pub fn verify(
     };
     let prefix = &service.config.prefix;
 
-    let check = |item: &Item| -> Result<bool, String> {
+    let check = |item: &Item| -> Result<bool, SignError> {
         let input = item.input.as_deref().unwrap_or_default();
         match (hash, &item.signature, &item.hmac) {
-            (Some(hash), _, Some(mac)) => verify_hmac(&key, prefix, hash, input, mac),
+            (Some(hash), _, Some(mac)) => {
+                verify_hmac(&key, prefix, hash, input, mac).map_err(SignError::Input)
+            }
             (None, Some(signature), _) => {
                 verify_signature(&key, prefix, &options, input, signature)
             }
-            _ => Err(if hmac_mode {
-                "missing hmac"
-            } else {
-                "missing signature"
-            }
-            .to_owned()),
+            _ => Err(SignError::Input(
+                if hmac_mode {
+                    "missing hmac"
+                } else {
+                    "missing signature"
+                }
+                .to_owned(),
+            )),
         }
     };
 
     if batch.is_none() {
-        let valid = check(&items[0]).map_err(ApiError::BadRequest)?;
+        let valid = check(&items[0]).map_err(SignError::into_api)?;
         let verified = Verified {
             error: None,
             reference: None,
@@ -489,7 +554,7 @@ pub fn verify(
                     valid: (valid || !hmac_mode).then_some(valid),
                 },
                 Err(error) => Verified {
-                    error: Some(error),
+                    error: Some(error.message()),
                     reference,
                     valid: (!hmac_mode).then_some(false),
                 },

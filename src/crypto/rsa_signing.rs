@@ -1,0 +1,302 @@
+//! RSA signatures as Vault makes them: RSASSA-PSS by default, or RSASSA-PKCS1-v1_5
+//! (RFC 8017 §8.1 and §8.2), over a digest computed by the caller.
+//!
+//! Vault's `salt_length` for PSS is `auto` (Go's 0), `hash` (Go's -1) or a byte count.
+//! Signing with `auto` uses the largest salt the key allows; verifying with `auto`
+//! accepts any salt length, as Go's verifier recovers it from the encoded message.
+//! aws-lc-rs takes salt lengths as `'static` parameters, so the tables below hold one
+//! parameter set per possible length, built at compile time.
+//!
+//! aws-lc-rs signs RSA only with SHA-256, SHA-384 and SHA-512; the other hashes Vault
+//! accepts for RSA (SHA-1, SHA-224, SHA-3, and `none` with PKCS #1 v1.5) are refused
+//! with [`RsaSignError::UnsupportedHash`].
+
+use aws_lc_rs::digest::Digest;
+use aws_lc_rs::signature::{
+    ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384,
+    RSA_PKCS1_2048_8192_SHA512, RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512,
+    RSA_PSS_2048_8192_SHA256, RSA_PSS_2048_8192_SHA384, RSA_PSS_2048_8192_SHA512, RSA_PSS_SHA256,
+    RSA_PSS_SHA384, RSA_PSS_SHA512, RsaKeyPair, RsaParameters, RsaPssSaltLength,
+    RsaSignatureEncoding,
+};
+
+use super::hash::HashAlgorithm;
+
+/// How the PSS salt length is chosen (`salt_length`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaltLength {
+    /// `auto`: the largest possible when signing, any when verifying.
+    Auto,
+    /// `hash`: the digest's length.
+    Hash,
+    /// An explicit number of bytes.
+    Bytes(usize),
+}
+
+/// The RSA signature scheme (`signature_algorithm`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RsaScheme {
+    /// RSASSA-PSS with MGF1 over the same hash, Vault's default.
+    Pss(SaltLength),
+    /// RSASSA-PKCS1-v1_5.
+    Pkcs1v15,
+}
+
+/// Why an RSA signature could not be made. The texts are Vault's where it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RsaSignError {
+    /// A hash aws-lc-rs cannot sign RSA with.
+    #[error("hash algorithm {0} is not supported for RSA signatures by vault-kms")]
+    UnsupportedHash(&'static str),
+    /// A salt longer than the key and hash allow.
+    #[error("requested salt length {0} is invalid")]
+    SaltLength(usize),
+    /// A prehashed input whose length is not the hash's.
+    #[error("crypto/rsa: input must be hashed with given hash")]
+    DigestLength,
+    /// The signing operation itself failed.
+    #[error("failed to sign the input with the RSA key")]
+    Internal,
+}
+
+/// One entry per salt length from 0 up to the largest any supported key allows:
+/// a 4096-bit modulus with SHA-256 takes at most 512 - 32 - 2 = 478 bytes.
+const SALT_LENGTHS: usize = 479;
+
+macro_rules! salt_table {
+    ($name:ident, $ty:ty, $base:path) => {
+        static $name: [$ty; SALT_LENGTHS] = {
+            let mut table = [$base; SALT_LENGTHS];
+            let mut n = 0;
+            while n < SALT_LENGTHS {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "n < SALT_LENGTHS, which fits in u16"
+                )]
+                let length = RsaPssSaltLength::Custom(n as u16);
+                table[n] = $base.with_pss_salt_length(length);
+                n += 1;
+            }
+            table
+        };
+    };
+}
+
+salt_table!(PSS_SHA256_SIGN, RsaSignatureEncoding, RSA_PSS_SHA256);
+salt_table!(PSS_SHA384_SIGN, RsaSignatureEncoding, RSA_PSS_SHA384);
+salt_table!(PSS_SHA512_SIGN, RsaSignatureEncoding, RSA_PSS_SHA512);
+salt_table!(PSS_SHA256_VERIFY, RsaParameters, RSA_PSS_2048_8192_SHA256);
+salt_table!(PSS_SHA384_VERIFY, RsaParameters, RSA_PSS_2048_8192_SHA384);
+salt_table!(PSS_SHA512_VERIFY, RsaParameters, RSA_PSS_2048_8192_SHA512);
+
+/// The parameter tables of one hash.
+struct HashTables {
+    pss_sign: &'static [RsaSignatureEncoding; SALT_LENGTHS],
+    pss_verify: &'static [RsaParameters; SALT_LENGTHS],
+    pkcs1_sign: &'static RsaSignatureEncoding,
+    pkcs1_verify: &'static RsaParameters,
+    algorithm: &'static aws_lc_rs::digest::Algorithm,
+}
+
+fn tables(hash: Option<HashAlgorithm>) -> Result<HashTables, RsaSignError> {
+    use aws_lc_rs::digest::{SHA256, SHA384, SHA512};
+    Ok(match hash {
+        Some(HashAlgorithm::Sha2_256) => HashTables {
+            pss_sign: &PSS_SHA256_SIGN,
+            pss_verify: &PSS_SHA256_VERIFY,
+            pkcs1_sign: &RSA_PKCS1_SHA256,
+            pkcs1_verify: &RSA_PKCS1_2048_8192_SHA256,
+            algorithm: &SHA256,
+        },
+        Some(HashAlgorithm::Sha2_384) => HashTables {
+            pss_sign: &PSS_SHA384_SIGN,
+            pss_verify: &PSS_SHA384_VERIFY,
+            pkcs1_sign: &RSA_PKCS1_SHA384,
+            pkcs1_verify: &RSA_PKCS1_2048_8192_SHA384,
+            algorithm: &SHA384,
+        },
+        Some(HashAlgorithm::Sha2_512) => HashTables {
+            pss_sign: &PSS_SHA512_SIGN,
+            pss_verify: &PSS_SHA512_VERIFY,
+            pkcs1_sign: &RSA_PKCS1_SHA512,
+            pkcs1_verify: &RSA_PKCS1_2048_8192_SHA512,
+            algorithm: &SHA512,
+        },
+        Some(other) => return Err(RsaSignError::UnsupportedHash(other.as_str())),
+        None => return Err(RsaSignError::UnsupportedHash("none")),
+    })
+}
+
+/// The largest PSS salt for a modulus of `modulus_len` bytes and a digest of
+/// `digest_len` bytes (RFC 8017 §9.1.1: emLen - hLen - 2).
+fn max_salt(modulus_len: usize, digest_len: usize) -> usize {
+    modulus_len.saturating_sub(digest_len + 2)
+}
+
+/// Refuses the hashes aws-lc-rs cannot sign or verify RSA signatures with.
+///
+/// # Errors
+/// [`RsaSignError::UnsupportedHash`].
+pub fn check_hash(hash: Option<HashAlgorithm>) -> Result<(), RsaSignError> {
+    tables(hash).map(|_| ())
+}
+
+/// Whether a PSS salt of `n` bytes fits a modulus of `modulus_len` bytes with `hash`;
+/// an unsupported hash fits nothing.
+pub fn salt_fits(modulus_len: usize, hash: Option<HashAlgorithm>, n: usize) -> bool {
+    tables(hash).is_ok_and(|t| n <= max_salt(modulus_len, t.algorithm.output_len()))
+}
+
+/// Signs `digest`, the output of `hash`, with `key`.
+///
+/// # Errors
+/// [`RsaSignError`] for an unsupported hash, a salt that does not fit, or a digest
+/// of the wrong length.
+pub fn sign(
+    key: &RsaKeyPair,
+    hash: Option<HashAlgorithm>,
+    scheme: RsaScheme,
+    digest: &[u8],
+) -> Result<Vec<u8>, RsaSignError> {
+    let tables = tables(hash)?;
+    let digest_len = tables.algorithm.output_len();
+    let digest = Digest::import_less_safe(digest, tables.algorithm)
+        .map_err(|_| RsaSignError::DigestLength)?;
+    let encoding = match scheme {
+        RsaScheme::Pkcs1v15 => tables.pkcs1_sign,
+        RsaScheme::Pss(salt) => {
+            let max = max_salt(key.public_modulus_len(), digest_len);
+            let length = match salt {
+                SaltLength::Auto => max,
+                SaltLength::Hash => digest_len,
+                SaltLength::Bytes(n) => n,
+            };
+            if length > max {
+                return Err(RsaSignError::SaltLength(length));
+            }
+            &tables.pss_sign[length]
+        }
+    };
+    let mut signature = vec![0u8; key.public_modulus_len()];
+    key.sign_digest(encoding, &digest, &mut signature)
+        .map_err(|_| RsaSignError::Internal)?;
+    Ok(signature)
+}
+
+/// Whether `signature` is a valid signature of `digest` under the public key
+/// `public_der` (SubjectPublicKeyInfo DER) of `modulus_len` bytes.
+///
+/// A digest of the wrong length or an unsupported hash is simply not valid. With
+/// [`SaltLength::Auto`] the two common lengths (the largest, as Vault signs, and the
+/// digest's, as JOSE's PS256 and most libraries sign) are tried first, then every
+/// other length; an invalid signature therefore costs one check per possible length.
+pub fn verify(
+    public_der: &[u8],
+    modulus_len: usize,
+    hash: Option<HashAlgorithm>,
+    scheme: RsaScheme,
+    digest: &[u8],
+    signature: &[u8],
+) -> bool {
+    let Ok(tables) = tables(hash) else {
+        return false;
+    };
+    let digest_len = tables.algorithm.output_len();
+    let Ok(digest) = Digest::import_less_safe(digest, tables.algorithm) else {
+        return false;
+    };
+    let check = |parameters: &'static RsaParameters| {
+        ParsedPublicKey::new(parameters, public_der)
+            .is_ok_and(|key| key.verify_digest_sig(&digest, signature).is_ok())
+    };
+    let max = max_salt(modulus_len, digest_len);
+    match scheme {
+        RsaScheme::Pkcs1v15 => check(tables.pkcs1_verify),
+        RsaScheme::Pss(SaltLength::Hash) => check(&tables.pss_verify[digest_len]),
+        RsaScheme::Pss(SaltLength::Bytes(n)) => n <= max && check(&tables.pss_verify[n]),
+        RsaScheme::Pss(SaltLength::Auto) => {
+            let first = [max, digest_len];
+            let rest = (0..=max).filter(|n| !first.contains(n));
+            first
+                .into_iter()
+                .chain(rest)
+                .any(|n| check(&tables.pss_verify[n]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::rsa::RsaKey;
+
+    fn digest(input: &[u8]) -> Vec<u8> {
+        HashAlgorithm::Sha2_256
+            .digest(input)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+
+    #[test]
+    fn every_salt_length_signs_and_verifies_with_auto() {
+        let key = RsaKey::generate(2048).unwrap();
+        let hash = Some(HashAlgorithm::Sha2_256);
+        let digest = digest(b"hello");
+        for salt in [
+            SaltLength::Auto,
+            SaltLength::Hash,
+            SaltLength::Bytes(0),
+            SaltLength::Bytes(20),
+        ] {
+            let signature = key.sign(hash, RsaScheme::Pss(salt), &digest).unwrap();
+            assert!(key.verify(hash, RsaScheme::Pss(SaltLength::Auto), &digest, &signature));
+            assert!(key.verify(hash, RsaScheme::Pss(salt), &digest, &signature));
+            assert!(!key.verify(hash, RsaScheme::Pkcs1v15, &digest, &signature));
+        }
+    }
+
+    #[test]
+    fn a_salt_too_long_for_the_key_is_refused_with_vaults_text() {
+        let key = RsaKey::generate(2048).unwrap();
+        let hash = Some(HashAlgorithm::Sha2_256);
+        // 256 - 32 - 2 = 222 bytes at most.
+        assert!(
+            key.sign(hash, RsaScheme::Pss(SaltLength::Bytes(222)), &digest(b"x"))
+                .is_ok()
+        );
+        let err = key
+            .sign(hash, RsaScheme::Pss(SaltLength::Bytes(223)), &digest(b"x"))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "requested salt length 223 is invalid");
+    }
+
+    #[test]
+    fn pkcs1v15_is_deterministic_and_checks_the_digest_length() {
+        let key = RsaKey::generate(2048).unwrap();
+        let hash = Some(HashAlgorithm::Sha2_256);
+        let one = key.sign(hash, RsaScheme::Pkcs1v15, &digest(b"m")).unwrap();
+        let two = key.sign(hash, RsaScheme::Pkcs1v15, &digest(b"m")).unwrap();
+
+        assert_eq!(one, two);
+        assert!(key.verify(hash, RsaScheme::Pkcs1v15, &digest(b"m"), &one));
+        assert!(!key.verify(hash, RsaScheme::Pkcs1v15, &digest(b"n"), &one));
+        assert_eq!(
+            key.sign(hash, RsaScheme::Pkcs1v15, b"short"),
+            Err(RsaSignError::DigestLength)
+        );
+    }
+
+    #[test]
+    fn hashes_aws_lc_rs_cannot_sign_with_are_refused() {
+        let key = RsaKey::generate(2048).unwrap();
+        let err = key
+            .sign(Some(HashAlgorithm::Sha1), RsaScheme::Pkcs1v15, &[0; 20])
+            .unwrap_err();
+        assert_eq!(err, RsaSignError::UnsupportedHash("sha1"));
+        assert_eq!(
+            key.sign(None, RsaScheme::Pkcs1v15, &[0; 32]),
+            Err(RsaSignError::UnsupportedHash("none"))
+        );
+    }
+}
