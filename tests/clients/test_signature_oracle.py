@@ -124,6 +124,25 @@ def test_ed25519_signatures_verify_in_cryptography(server):
     assert_verifies(lambda m: public.verify(raw, m), MESSAGE)
 
 
+def test_derived_ed25519_signatures_verify_under_the_contexts_public_key(server):
+    call(server, "POST", "transit/keys/ed-derived", {"type": "ed25519", "derived": True})
+    for context in (b"tenant-1", b"tenant-2"):
+        read = call(server, "GET", f"transit/keys/ed-derived?context={b64(context)}")
+        public_b64 = read["data"]["keys"]["1"]["public_key"]
+        public = ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64))
+        answer = call(
+            server, "POST", "transit/sign/ed-derived", {"input": b64(MESSAGE), "context": b64(context)}
+        )["data"]
+        raw = base64.b64decode(answer["signature"].split(":", 2)[2])
+
+        assert answer["public_key"] == public_b64
+        assert_verifies(lambda m: public.verify(raw, m), MESSAGE)
+    # Each context has its own key.
+    one = call(server, "GET", f"transit/keys/ed-derived?context={b64(b'tenant-1')}")
+    two = call(server, "GET", f"transit/keys/ed-derived?context={b64(b'tenant-2')}")
+    assert one["data"]["keys"]["1"]["public_key"] != two["data"]["keys"]["1"]["public_key"]
+
+
 RSA_SCHEMES = [
     # (body options, cryptography padding for a key and hash)
     ({}, lambda key, h: padding.PSS(padding.MGF1(h()), padding.PSS.MAX_LENGTH)),

@@ -92,6 +92,16 @@ enum VersionDescription {
 }
 
 fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
+    describe_in_context(key, &[], warnings)
+}
+
+/// The description; a derived ed25519 key shows each version's public key for
+/// `context`, or an empty one without a context, as Vault does.
+fn describe_in_context(
+    key: &NamedKey,
+    context: &[u8],
+    warnings: &[String],
+) -> Result<Response, ApiError> {
     let mut keys = BTreeMap::new();
     for (number, version) in key.visible_versions() {
         let asymmetric = |name: &'static str, public_key: &str| {
@@ -108,6 +118,15 @@ fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
         let description = match &version.material {
             KeyMaterial::Aead(_) => VersionDescription::Symmetric(version.created.unix_timestamp()),
             KeyMaterial::Ecdsa(pair) => asymmetric(pair.curve().name(), pair.public_pem())?,
+            KeyMaterial::Ed25519(pair) if key.derived => {
+                let public = if context.is_empty() {
+                    String::new()
+                } else {
+                    let derived = pair.derive(context).map_err(ApiError::internal)?;
+                    encoding::encode_std(derived.public_key())
+                };
+                asymmetric("ed25519", &public)?
+            }
             KeyMaterial::Ed25519(pair) => {
                 asymmetric("ed25519", &encoding::encode_std(pair.public_key()))?
             }
@@ -165,12 +184,13 @@ struct ReadRequest {
 /// 404 with no message for a missing key; 400 for a malformed `context`.
 pub fn read(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
     let (request, warnings) = params.decode::<ReadRequest>(NAME_FROM_PATH)?;
-    if let Some(context) = request.context {
-        encoding::decode_std(&context.0)
-            .map_err(|_| ApiError::bad_request("failed to base64-decode context"))?;
-    }
+    let context = match request.context {
+        Some(context) => encoding::decode_std(&context.0)
+            .map_err(|_| ApiError::bad_request("failed to base64-decode context"))?,
+        None => Vec::new(),
+    };
     let key = service.keyring.get(name).ok_or(ApiError::NotFound)?;
-    describe(&key, &warnings)
+    describe_in_context(&key, &context, &warnings)
 }
 
 #[derive(Deserialize)]
@@ -381,9 +401,9 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
             "key derivation and convergent encryption not supported for keys of type {type_name}"
         )));
     }
-    if key_type == KeyType::Ed25519 && derived {
-        return Err(ApiError::bad_request(
-            "derived ed25519 keys are not supported by vault-kms yet",
+    if key_type == KeyType::Ed25519 && convergent {
+        return Err(ApiError::Wrapped(
+            "convergent encryption not supported for keys of type ed25519".to_owned(),
         ));
     }
     if key_type == KeyType::Hmac && key_size == 0 {

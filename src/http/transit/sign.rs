@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use super::NAME_FROM_PATH;
 use super::hmac::verify_hmac;
+use crate::crypto::KeyType;
 use crate::crypto::ecdsa::{Asn1Shape, Marshaling, check_asn1_shape};
+use crate::crypto::ed25519::Ed25519Key;
 use crate::crypto::hash::HashAlgorithm;
 use crate::crypto::rsa_signing::{self, RsaScheme, RsaSignError, SaltLength};
 use crate::encoding;
@@ -54,15 +56,29 @@ struct VerifyRequest {
 }
 
 /// A signature, single or as a batch item (a failed item reports version 0).
+/// Derived ed25519 keys add the context's public key, named differently in single
+/// answers (`public_key`) and batch items (`publickey`), as Vault names them.
 #[derive(Serialize)]
 struct Signed {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     key_version: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publickey: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
+}
+
+/// What signing one input gives.
+struct Signature {
+    value: String,
+    version: u32,
+    /// The public key of a derived ed25519 key for the item's context.
+    derived_public_key: Option<String>,
 }
 
 /// A verification result. HMAC batch items omit `valid` when it is false, as Vault.
@@ -87,6 +103,7 @@ struct Item {
     input: Option<String>,
     signature: Option<String>,
     hmac: Option<String>,
+    context: Option<String>,
     reference: String,
 }
 
@@ -164,12 +181,6 @@ impl Options {
         };
 
         let prehashed = prehashed.is_some_and(|p| p.0);
-        let pkcs1v15 = signature_algorithm.is_some_and(|s| s.0 == "pkcs1v15");
-        if hash.is_none() && !(prehashed && pkcs1v15) {
-            return Err(ApiError::bad_request(
-                "hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15",
-            ));
-        }
 
         Ok(Self {
             hash,
@@ -179,6 +190,18 @@ impl Options {
             signature_algorithm: signature_algorithm.map(|s| s.0.clone()),
             salt,
         })
+    }
+
+    /// Refuses `hash_algorithm=none` unless the input is prehashed for PKCS #1 v1.5;
+    /// ed25519 keys ignore the hash options altogether, as in Vault.
+    fn check_unhashed(&self, key_type: KeyType) -> Result<(), ApiError> {
+        let pkcs1v15 = self.signature_algorithm.as_deref() == Some("pkcs1v15");
+        if self.hash.is_none() && key_type != KeyType::Ed25519 && !(self.prehashed && pkcs1v15) {
+            return Err(ApiError::bad_request(
+                "hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15",
+            ));
+        }
+        Ok(())
     }
 
     /// The RSA scheme: PSS unless `signature_algorithm` says `pkcs1v15`.
@@ -231,6 +254,7 @@ fn parse_items(batch: &Value) -> Result<Vec<Item>, ApiError> {
                 input: text("input")?,
                 signature: text("signature")?,
                 hmac: text("hmac")?,
+                context: text("context")?,
                 reference: text("reference")?.unwrap_or_default(),
             })
         })
@@ -283,17 +307,45 @@ impl SignError {
     }
 }
 
+/// The message Vault gives when a derived key is used without a context.
+const MISSING_CONTEXT: &str = "error deriving key: missing 'context' for key derivation; the key \
+    was created using a derived key, which means additional, per-request information must be \
+    included in order to perform operations with the key";
+
+/// The ed25519 key that signs for `context`: the version's own, or for a derived key
+/// the one derived from the context.
+fn ed25519_for(
+    key: &NamedKey,
+    pair: &Ed25519Key,
+    context: Option<&str>,
+) -> Result<Option<Ed25519Key>, SignError> {
+    if !key.derived {
+        return Ok(None);
+    }
+    let context = context.filter(|c| !c.is_empty()).unwrap_or_default();
+    let context = encoding::decode_std(context)
+        .map_err(|_| SignError::Input("failed to base64-decode context".to_owned()))?;
+    if context.is_empty() {
+        return Err(SignError::Other(MISSING_CONTEXT.to_owned()));
+    }
+    pair.derive(&context)
+        .map(Some)
+        .map_err(|e| SignError::Other(e.to_string()))
+}
+
 fn sign_item(
     key: &NamedKey,
     prefix: &Prefix,
     options: &Options,
-    input: &str,
+    item: &Item,
     requested: i64,
-) -> Result<(String, u32), SignError> {
-    let input = decode_input(input).map_err(SignError::Input)?;
+) -> Result<Signature, SignError> {
+    let input =
+        decode_input(item.input.as_deref().unwrap_or_default()).map_err(SignError::Input)?;
     let (number, version) = key
         .version_for(Purpose::Signing, requested)
         .map_err(|e| SignError::Other(e.to_string()))?;
+    let mut derived_public_key = None;
     let signature = match &version.material {
         KeyMaterial::Ecdsa(pair) => {
             let digest = options.digest(&input).map_err(SignError::Input)?;
@@ -301,7 +353,13 @@ fn sign_item(
                 .map_err(|e| SignError::Other(e.to_string()))?
         }
         // Pure Ed25519 signs the input itself; the hash options do not apply.
-        KeyMaterial::Ed25519(pair) => pair.sign(&input),
+        KeyMaterial::Ed25519(pair) => match ed25519_for(key, pair, item.context.as_deref())? {
+            Some(derived) => {
+                derived_public_key = Some(encoding::encode_std(derived.public_key()));
+                derived.sign(&input)
+            }
+            None => pair.sign(&input),
+        },
         KeyMaterial::Rsa(rsa) => {
             let scheme = options.rsa_scheme()?;
             let digest = options.digest(&input).map_err(SignError::Input)?;
@@ -322,7 +380,11 @@ fn sign_item(
         Marshaling::Asn1 => encoding::encode_std(&signature),
         Marshaling::Jws => encoding::encode_url_nopad(&signature),
     };
-    Ok((prefix.format(number, &encoded), number))
+    Ok(Signature {
+        value: prefix.format(number, &encoded),
+        version: number,
+        derived_public_key,
+    })
 }
 
 /// `POST sign/:name[/:hash_algorithm]`.
@@ -353,19 +415,26 @@ pub fn sign(
             key.key_type
         )));
     }
+    options.check_unhashed(key.key_type)?;
     check_context(request.context.as_ref())?;
     let prefix = &service.config.prefix;
     let requested = request.key_version.map_or(0, |v| v.0);
 
     let Some(batch) = request.batch_input.as_ref().filter(|b| !b.is_null()) else {
-        let input = request.input.map(|i| i.0).unwrap_or_default();
-        let (signature, number) =
-            sign_item(&key, prefix, &options, &input, requested).map_err(SignError::into_api)?;
+        let item = Item {
+            input: request.input.map(|i| i.0),
+            context: request.context.map(|c| c.0),
+            ..Item::default()
+        };
+        let signature =
+            sign_item(&key, prefix, &options, &item, requested).map_err(SignError::into_api)?;
         let signed = Signed {
             error: None,
-            key_version: number,
+            key_version: signature.version,
+            public_key: signature.derived_public_key,
+            publickey: None,
             reference: None,
-            signature: Some(signature),
+            signature: Some(signature.value),
         };
         return Ok(envelope(&signed, &warnings));
     };
@@ -373,23 +442,27 @@ pub fn sign(
     let results = parse_items(batch)?
         .into_iter()
         .map(|item| {
-            let reference = Some(item.reference);
             let outcome = match item.input {
-                Some(input) => {
-                    sign_item(&key, prefix, &options, &input, requested).map_err(SignError::message)
+                Some(_) => {
+                    sign_item(&key, prefix, &options, &item, requested).map_err(SignError::message)
                 }
                 None => Err("missing input".to_owned()),
             };
+            let reference = Some(item.reference);
             match outcome {
-                Ok((signature, number)) => Signed {
+                Ok(signature) => Signed {
                     error: None,
-                    key_version: number,
+                    key_version: signature.version,
+                    public_key: None,
+                    publickey: signature.derived_public_key,
                     reference,
-                    signature: Some(signature),
+                    signature: Some(signature.value),
                 },
                 Err(error) => Signed {
                     error: Some(error),
                     key_version: 0,
+                    public_key: None,
+                    publickey: None,
                     reference,
                     signature: None,
                 },
@@ -408,9 +481,10 @@ fn verify_signature(
     key: &NamedKey,
     prefix: &Prefix,
     options: &Options,
-    input: &str,
+    item: &Item,
     signature: &str,
 ) -> Result<bool, SignError> {
+    let input = item.input.as_deref().unwrap_or_default();
     let input = decode_input(input).map_err(SignError::Input)?;
     let value = prefix
         .parse(signature)
@@ -439,7 +513,10 @@ fn verify_signature(
             let digest = options.digest(&input).map_err(SignError::Input)?;
             Ok(pair.verify_digest(&digest, &raw, options.marshaling))
         }
-        KeyMaterial::Ed25519(pair) => Ok(pair.verify(&input, &raw)),
+        KeyMaterial::Ed25519(pair) => match ed25519_for(key, pair, item.context.as_deref())? {
+            Some(derived) => Ok(derived.verify(&input, &raw)),
+            None => Ok(pair.verify(&input, &raw)),
+        },
         KeyMaterial::Rsa(rsa) => {
             let scheme = options.rsa_scheme()?;
             rsa_signing::check_hash(options.hash).map_err(|e| SignError::Input(e.to_string()))?;
@@ -493,6 +570,7 @@ pub fn verify(
             input: request.input.map(|i| i.0),
             signature: request.signature.map(|s| s.0),
             hmac: request.hmac.map(|h| h.0),
+            context: request.context.as_ref().map(|c| c.0.clone()),
             reference: String::new(),
         }],
     };
@@ -504,6 +582,9 @@ pub fn verify(
             "key type {} does not support verification",
             key.key_type
         )));
+    }
+    if !hmac_mode {
+        options.check_unhashed(key.key_type)?;
     }
     check_context(request.context.as_ref())?;
     let hash = if hmac_mode {
@@ -519,9 +600,7 @@ pub fn verify(
             (Some(hash), _, Some(mac)) => {
                 verify_hmac(&key, prefix, hash, input, mac).map_err(SignError::Input)
             }
-            (None, Some(signature), _) => {
-                verify_signature(&key, prefix, &options, input, signature)
-            }
+            (None, Some(signature), _) => verify_signature(&key, prefix, &options, item, signature),
             _ => Err(SignError::Input(
                 if hmac_mode {
                     "missing hmac"
