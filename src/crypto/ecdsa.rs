@@ -95,14 +95,57 @@ impl Curve {
     }
 }
 
+/// An ECDSA public key, prepared to verify both signature encodings.
+pub struct EcdsaPublicKey {
+    curve: Curve,
+    asn1: ParsedPublicKey,
+    fixed: ParsedPublicKey,
+}
+
+impl EcdsaPublicKey {
+    /// Loads the public key `point` (SEC 1 uncompressed encoding) on `curve`.
+    ///
+    /// # Errors
+    /// [`CryptoError::MalformedKey`] when the point is not on the curve.
+    pub fn from_point(curve: Curve, point: &[u8]) -> Result<Self, CryptoError> {
+        let parse = |marshaling| {
+            ParsedPublicKey::new(curve.verification(marshaling), point)
+                .map_err(|_| CryptoError::MalformedKey)
+        };
+        Ok(Self {
+            curve,
+            asn1: parse(Marshaling::Asn1)?,
+            fixed: parse(Marshaling::Jws)?,
+        })
+    }
+
+    /// Checks a signature over a message digest of any length; false for any
+    /// mismatch or malformed signature.
+    pub fn verify_digest(&self, digest: &[u8], signature: &[u8], marshaling: Marshaling) -> bool {
+        let Ok(digest) = order_sized_digest(self.curve, digest) else {
+            return false;
+        };
+        let verifier = match marshaling {
+            Marshaling::Asn1 => &self.asn1,
+            Marshaling::Jws => &self.fixed,
+        };
+        verifier.verify_digest_sig(&digest, signature).is_ok()
+    }
+}
+
+impl fmt::Debug for EcdsaPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EcdsaPublicKey({})", self.curve.name())
+    }
+}
+
 /// One ECDSA key pair with its public key in the encodings the API shows.
 pub struct EcdsaKey {
     curve: Curve,
     asn1: EcdsaKeyPair,
     fixed: EcdsaKeyPair,
     pkcs8: SecretBytes,
-    verifier_asn1: ParsedPublicKey,
-    verifier_fixed: ParsedPublicKey,
+    public: EcdsaPublicKey,
     public_pem: String,
 }
 
@@ -134,15 +177,10 @@ impl EcdsaKey {
             .public_key()
             .as_der()
             .map_err(|_| CryptoError::MalformedKey)?;
-        let point = asn1.public_key().as_ref();
-        let verifier = |marshaling| {
-            ParsedPublicKey::new(curve.verification(marshaling), point)
-                .map_err(|_| CryptoError::MalformedKey)
-        };
+        let public = EcdsaPublicKey::from_point(curve, asn1.public_key().as_ref())?;
         Ok(Self {
             curve,
-            verifier_asn1: verifier(Marshaling::Asn1)?,
-            verifier_fixed: verifier(Marshaling::Jws)?,
+            public,
             asn1,
             fixed,
             pkcs8,
@@ -188,14 +226,7 @@ impl EcdsaKey {
     /// Checks a signature over a message digest; false for any mismatch or malformed
     /// signature.
     pub fn verify_digest(&self, digest: &[u8], signature: &[u8], marshaling: Marshaling) -> bool {
-        let Ok(digest) = order_sized_digest(self.curve, digest) else {
-            return false;
-        };
-        let verifier = match marshaling {
-            Marshaling::Asn1 => &self.verifier_asn1,
-            Marshaling::Jws => &self.verifier_fixed,
-        };
-        verifier.verify_digest_sig(&digest, signature).is_ok()
+        self.public.verify_digest(digest, signature, marshaling)
     }
 }
 

@@ -75,10 +75,15 @@ impl Ed25519Key {
 
     /// Whether `signature` is this key's signature of `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        UnparsedPublicKey::new(&ED25519, &self.public)
-            .verify(message, signature)
-            .is_ok()
+        verify(&self.public, message, signature)
     }
+}
+
+/// Whether `signature` is the signature of `message` by the 32-byte `public_key`.
+pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    UnparsedPublicKey::new(&ED25519, public_key)
+        .verify(message, signature)
+        .is_ok()
 }
 
 impl fmt::Debug for Ed25519Key {
