@@ -33,7 +33,7 @@ pub fn decode_std(input: &str) -> Result<Vec<u8>, Base64Error> {
     // decoder exactly as by Go's; only a refusal needs the walk that finds Go's
     // offset, and only line breaks need the walk that removes them.
     let bytes = input.as_bytes();
-    if !bytes.iter().any(|&b| is_newline(b))
+    if memchr::memchr2(b'\n', b'\r', bytes).is_none()
         && let Ok(decoded) = LENIENT.decode(bytes)
     {
         return Ok(decoded);

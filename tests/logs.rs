@@ -114,9 +114,20 @@ fn json_log_format_writes_one_json_object_per_line() {
         std::thread::sleep(std::time::Duration::from_millis(25));
         reqwest::blocking::get(format!("http://127.0.0.1:{port}/v1/sys/health")).is_ok()
     });
+    // Lines are written by a background thread: wait for the request's line before
+    // the process is killed, or it may not have reached the file yet.
+    let written = (0..200).any(|_| {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("vault-kms listening") && log.contains(r#""route":"sys""#) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        false
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(answered);
+    assert!(written, "the log lines never reached the file");
 
     let log = std::fs::read_to_string(log_path).unwrap();
     let lines: Vec<serde_json::Value> = log

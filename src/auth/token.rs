@@ -155,10 +155,18 @@ impl TokenStore {
     ///
     /// Every stored digest is compared, in constant time, whatever matches.
     pub fn authenticate(&self, presented: &str, now: OffsetDateTime) -> Option<Arc<TokenEntry>> {
-        let presented = token_digest(presented);
+        self.authenticate_digest(&token_digest(presented), now)
+    }
+
+    /// [`Self::authenticate`] for a token already hashed with [`token_digest`].
+    pub fn authenticate_digest(
+        &self,
+        presented: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Option<Arc<TokenEntry>> {
         let mut found = None;
         for entry in &self.entries {
-            if bool::from(entry.digest.ct_eq(&presented)) {
+            if bool::from(entry.digest.ct_eq(presented)) {
                 found = Some(entry);
             }
         }
@@ -256,12 +264,16 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     out
 }
 
-/// A short, non-secret identifier of a presented token for log lines.
-pub fn log_id(token: &str) -> String {
-    token_digest(token)[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// A short, non-secret identifier of a presented token for log lines: the first
+/// four bytes of its digest in hex.
+pub fn log_id(token_digest: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(8);
+    for byte in &token_digest[..4] {
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
 }
 
 /// The accessor: a handle derived one-way from the token's digest.

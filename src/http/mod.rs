@@ -31,7 +31,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
-use crate::auth::token::log_id;
+use crate::auth::token::{log_id, token_digest};
 use crate::auth::{Capability, TokenEntry};
 use crate::service::Service;
 use error::ApiError;
@@ -128,10 +128,11 @@ async fn dispatch(
     }
 
     let presented = presented_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-    log.token = Some(log_id(presented));
+    let digest = token_digest(presented);
+    log.token = Some(log_id(&digest));
     let token = service
         .tokens
-        .authenticate(presented, service.clock.now())
+        .authenticate_digest(&digest, service.clock.now())
         .ok_or(ApiError::Unauthenticated)?;
 
     if operation == Operation::Options {

@@ -11,7 +11,7 @@ use super::encrypt::{ItemError, Sealed, associated_data, item_context};
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakInt, WeakString};
-use crate::http::response::envelope;
+use crate::http::response::{envelope, unescaped};
 use crate::keyring::NamedKey;
 use crate::keyring::cipher;
 use crate::keyring::key::{Purpose, ValueKind};
@@ -42,6 +42,7 @@ struct RewrapRequest {
 struct Opened {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    #[serde(serialize_with = "unescaped")]
     plaintext: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     reference: Option<String>,

@@ -15,7 +15,7 @@ use crate::crypto::KeyType;
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString, present};
-use crate::http::response::envelope;
+use crate::http::response::{envelope, unescaped_option};
 use crate::keyring::cipher::{self, CipherError};
 use crate::keyring::key::Purpose;
 use crate::keyring::versioned::Prefix;
@@ -39,7 +39,10 @@ struct EncryptRequest {
 /// A ciphertext answer, single or as a batch item.
 #[derive(Serialize)]
 pub(super) struct Sealed {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "unescaped_option"
+    )]
     ciphertext: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
