@@ -130,14 +130,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Bytes of log lines the background writer gathers before writing them out; it
+/// also writes whenever it has no more lines waiting, so lines are never held back.
+const LOG_BUFFER: usize = 64 * 1024;
+
 /// Logs go to stderr; `RUST_LOG` sets levels (default `info`).
 /// Lines go through a background writer so that request handling never waits on
 /// stderr; nothing is dropped (a full buffer makes the logger wait instead), and
-/// the returned guard flushes what is left when it is dropped at exit.
+/// the returned guard flushes what is left when it is dropped at exit. Under load
+/// the writer sends many lines in one write instead of one write per line.
 fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stderr());
+        .finish(std::io::BufWriter::with_capacity(LOG_BUFFER, std::io::stderr()));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
