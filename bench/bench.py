@@ -2,10 +2,11 @@
 
 Steps: time the start-up of both servers, empty and in memory; start vault-kms
 (dev, in memory), OpenBao (dev) and the echo server; create the same keys in both
-and 1,000 filler keys; drive every operation with wrk on each server in turn; time
-restarts of each server over 1,000 keys on disk; read the criterion results; write
-docs/benchmarks.md and docs/benchmarks.svg and print the tables. Progress goes to
-stderr, the tables to stdout.
+and 1,000 filler keys; drive every operation with wrk on each server in turn, then a
+few again at half the req/s reached; send a million encrypts to a fresh vault-kms,
+reading its memory; time restarts of each server over 1,000 keys on disk; read the
+criterion results; write docs/benchmarks.md and docs/benchmarks.svg and print the
+tables. Progress goes to stderr, the tables to stdout.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import load
 import report
 import servers
 import startup
+import sustained
 from load import KEYS, ED25519_KEY, LoadSettings, Operation, Result
 from report import Report, Row, mib, millis, rate
 from servers import Client, Server
@@ -39,8 +41,6 @@ CRYPTO_BENCHES = [
     ("ecdsa_p256_sha256_verify_1kib", "ECDSA P-256 verify (SHA-256 of 1 KiB)"),
     ("hmac_sha256_1kib", "HMAC-SHA256 of 1 KiB"),
 ]
-# Lets a server settle (background work after key creation) before its memory is read.
-SETTLE_SECONDS = 1.0
 
 
 def progress(message: str) -> None:
@@ -95,13 +95,9 @@ def created(statuses: dict[str, int], server: str) -> None:
             raise servers.ServerError(f"{server}: creating key {name} answered {status}")
 
 
-def rss_after_settling(server: Server) -> int | None:
-    time.sleep(SETTLE_SECONDS)
-    return server.rss_kib()
-
-
 def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> list[Row]:
-    """The load phase: every operation on both servers, plus the echo limit."""
+    """The load phase: every operation on both servers, a few again at half load, plus
+    the echo limit."""
     vault_kms = servers.start_vault_kms(args.vault_kms_bin, workdir, "vault-kms", in_memory=True)
     openbao = echo = None
     try:
@@ -120,7 +116,7 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
         if with_ed25519:
             created(load.create_keys(pair[1][1], dict([ED25519_KEY])), openbao.name)
         figures["ed25519_status"] = ed25519
-        figures["rss_start"] = [rss_after_settling(server) for server, _ in pair]
+        figures["rss_start"] = [servers.settled_rss_kib(server) for server, _ in pair]
 
         figures["fill_memory"] = []
         for server, client in pair:
@@ -128,12 +124,14 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
             started = time.monotonic()
             load.create_filler_keys(client, args.keys)
             figures["fill_memory"].append(time.monotonic() - started)
-        figures["rss_keys"] = [rss_after_settling(server) for server, _ in pair]
+        figures["rss_keys"] = [servers.settled_rss_kib(server) for server, _ in pair]
 
         bodies = workdir / "bodies"
         bodies.mkdir()
         rows = []
         peaks: list[list[int]] = [[], []]
+        # (server, operation, body, maximum req/s) for the half-load runs.
+        driven: list[tuple[Server, Operation, Path | None, float]] = []
         for index, op in enumerate(load.operations(with_ed25519)):
             results = []
             for side, (server, client) in enumerate(pair):
@@ -144,10 +142,13 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
                 if result.peak_rss_kib is not None:
                     peaks[side].append(result.peak_rss_kib)
                 results.append(result)
+                if op.name in sustained.HALF_LOAD_OPERATIONS:
+                    driven.append((server, op, body, result.per_second))
             rows.append(Row(op.name, *results))
         if not with_ed25519:
             rows.insert(7, Row("sign and verify ed25519", None, None, note="not served"))
         figures["rss_load"] = [max(peak) if peak else None for peak in peaks]
+        figures["half_load"] = half_loads(settings, args.half_load_pause_ms, driven)
 
         echo_op = Operation("echo", "POST", "transit/encrypt/bench-chacha20",
                             {"plaintext": load.PLAINTEXT})
@@ -160,6 +161,32 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
         for server in (vault_kms, openbao, echo):
             if server is not None:
                 server.stop()
+
+
+def half_loads(settings: LoadSettings, pause_ms: int,
+               driven: list[tuple[Server, Operation, Path | None, float]]
+               ) -> list[sustained.HalfLoad]:
+    """Each driven operation again, on its server, at half the req/s it reached."""
+    found = []
+    for server, op, body, maximum in driven:
+        paced = sustained.half_load(settings, pause_ms, server, op, body, maximum)
+        progress(f"{op.name} on {server.name} at half load: {rate(paced.target)} req/s aimed, "
+                 f"{rate(paced.result.per_second)} reached, p50 {millis(paced.result.p50_ms)}, "
+                 f"p99 {millis(paced.result.p99_ms)}")
+        found.append(paced)
+    return found
+
+
+def long_run(args, settings: LoadSettings, workdir: Path) -> sustained.Leak | None:
+    """Resident memory of a fresh vault-kms over BENCH_LEAK_REQUESTS encrypts (0: skipped)."""
+    if args.leak_requests == 0:
+        return None
+    progress(f"{args.leak_requests:,} encrypts on a fresh vault-kms, memory read after "
+             f"{sustained.WARM_REQUESTS:,} and at the end")
+    found = sustained.leak(args.vault_kms_bin, settings, workdir, args.leak_requests)
+    progress(f"resident memory after {found.warm_requests:,}: {mib(found.warm_rss_kib)}, "
+             f"after {found.total_requests:,}: {mib(found.total_rss_kib)}")
+    return found
 
 
 def crypto_limits(criterion_dir: Path, started: float, cores: int) -> list[tuple]:
@@ -231,6 +258,16 @@ def notes(rows: list[Row], figures: dict) -> list[str]:
                 found.append(f"{row.name} on {name}: {result.unexpected:,} of "
                              f"{result.requests:,} requests did not get the expected status "
                              "or failed on the socket.")
+    for paced in figures["half_load"]:
+        if paced.result.unexpected:
+            server = report.SERVER_NAMES.get(paced.server, paced.server)
+            found.append(f"{paced.operation} on {server} at half load: "
+                         f"{paced.result.unexpected:,} of {paced.result.requests:,} requests "
+                         "did not get the expected status or failed on the socket.")
+    leak = figures["leak"]
+    if leak is not None and leak.unexpected:
+        found.append(f"The long run: {leak.unexpected:,} of {leak.total_requests:,} requests "
+                     "did not get the expected status or failed on the socket.")
     if not found:
         found.append("Every request got the expected status (403 for the wrong token, 200 "
                      "otherwise) and no socket error or timeout.")
@@ -266,7 +303,15 @@ def main() -> int:
     parser.add_argument("--docs-dir", type=Path, default=Path("docs"))
     parser.add_argument("--keys", type=int, default=int(os.environ.get("BENCH_KEYS", "1000")))
     parser.add_argument("--starts", type=int, default=int(os.environ.get("BENCH_STARTS", "5")))
+    parser.add_argument("--half-load-pause-ms", type=int,
+                        default=int(os.environ.get("BENCH_HALF_LOAD_PAUSE_MS", "2")))
+    parser.add_argument("--leak-requests", type=int,
+                        default=int(os.environ.get("BENCH_LEAK_REQUESTS", "1000000")))
     args = parser.parse_args()
+    if args.half_load_pause_ms < 1:
+        parser.error("BENCH_HALF_LOAD_PAUSE_MS must be a whole number of ms, 1 or more")
+    if 0 < args.leak_requests <= sustained.WARM_REQUESTS:
+        parser.error(f"BENCH_LEAK_REQUESTS must be 0 (skip) or above {sustained.WARM_REQUESTS}")
     # The servers run in the work dir, so their paths must not be relative.
     args.vault_kms_bin = args.vault_kms_bin.resolve()
     args.echo_bin = args.echo_bin.resolve()
@@ -287,6 +332,7 @@ def main() -> int:
         progress(f"start-up, {args.starts} times each")
         figures["start"] = startup.in_memory_starts(args.vault_kms_bin, workdir, args.starts)
         rows = throughput(args, settings, workdir, figures)
+        figures["leak"] = long_run(args, settings, workdir)
         progress(f"restarts over {args.keys} keys on disk, {args.starts} times each")
         figures["restarts"] = [
             startup.vault_kms_restarts(args.vault_kms_bin, workdir, args.keys, args.starts),
@@ -318,10 +364,15 @@ def main() -> int:
             ("filler keys", f"{args.keys:,} x {load.FILLER_KEY_TYPE}"),
             ("starts per start-up figure", str(args.starts)),
             ("criterion measurement time", f"{env.get('BENCH_CRYPTO_TIME', '5')} s per benchmark"),
+            ("pause after each answer at half load", f"{args.half_load_pause_ms} ms"),
+            ("requests in the long run", f"{args.leak_requests:,}" if args.leak_requests
+             else "0 (skipped)"),
         ],
         rows=rows,
         limits=limits,
         resources=resources(figures, args.keys, args.starts),
+        half_load=figures["half_load"],
+        leak=figures["leak"],
         notes=notes(rows, figures),
     )
     args.docs_dir.mkdir(exist_ok=True)
@@ -332,6 +383,9 @@ def main() -> int:
     print("\n".join(f"| {' | '.join(limit)} |" for limit in limits))
     print("\n| figure | vault-kms | OpenBao |\n| --- | ---: | ---: |")
     print("\n".join(f"| {' | '.join(row)} |" for row in result.resources))
+    print("\n" + "\n".join(report.half_load_table(result.half_load)))
+    if result.leak is not None:
+        print("\n" + "\n".join(report.leak_table(result.leak)))
     progress(f"wrote {args.docs_dir / 'benchmarks.md'} and {args.docs_dir / 'benchmarks.svg'}")
     return 0
 

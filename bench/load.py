@@ -181,14 +181,22 @@ RESULT_LINE = re.compile(r"^BENCH_RESULT (\{.*\})$", re.MULTILINE)
 RSS_SAMPLE_SECONDS = 0.25
 
 
-def run_wrk(settings: LoadSettings, server: Server, op: Operation, body: Path | None) -> Result:
-    """Drives `server` with `op` for the configured time, sampling its memory."""
-    command = [
+def wrk_command(settings: LoadSettings, server: Server, op: Operation, body: Path | None,
+                script: Path = LUA_SCRIPT, extra: tuple[str, ...] = ()) -> list[str]:
+    """wrk driving `server` with `op` through `script`, whose arguments are the method,
+    the body file, the token, then `extra`."""
+    return [
         "wrk", "--threads", str(settings.threads), "--connections", str(settings.connections),
         "--duration", settings.duration, "--timeout", settings.timeout, "--latency",
-        "--script", str(LUA_SCRIPT), f"http://127.0.0.1:{server.port}/v1/{op.path}",
-        "--", op.method, str(body) if body else "-", op.token or "-",
+        "--script", str(script), f"http://127.0.0.1:{server.port}/v1/{op.path}",
+        "--", op.method, str(body) if body else "-", op.token or "-", *extra,
     ]
+
+
+def run_wrk(settings: LoadSettings, server: Server, op: Operation, body: Path | None,
+            script: Path = LUA_SCRIPT, extra: tuple[str, ...] = ()) -> Result:
+    """Drives `server` with `op` for the configured time, sampling its memory."""
+    command = wrk_command(settings, server, op, body, script, extra)
     peak = [server.rss_kib()]
     stop = threading.Event()
 
@@ -206,10 +214,18 @@ def run_wrk(settings: LoadSettings, server: Server, op: Operation, body: Path | 
         stop.set()
         sampler.join()
 
-    match = RESULT_LINE.search(finished.stdout)
-    if finished.returncode != 0 or not match:
-        raise RuntimeError(f"wrk failed for {op.name} on {server.name}:\n"
-                           f"{finished.stdout}\n{finished.stderr}")
+    result = parse_result(finished.returncode, finished.stdout, finished.stderr, op,
+                          server.name)
+    result.peak_rss_kib = peak[0]
+    return result
+
+
+def parse_result(returncode: int, stdout: str, stderr: str, op: Operation,
+                 server_name: str) -> Result:
+    """The figures of the BENCH_RESULT line that request.lua's done() prints."""
+    match = RESULT_LINE.search(stdout)
+    if returncode != 0 or not match:
+        raise RuntimeError(f"wrk failed for {op.name} on {server_name}:\n{stdout}\n{stderr}")
     raw = json.loads(match.group(1))
     status_errors = raw["status_errors"]
     wrong = status_errors if op.expected_status < 400 else raw["requests"] - status_errors
@@ -221,6 +237,5 @@ def run_wrk(settings: LoadSettings, server: Server, op: Operation, body: Path | 
         p50_ms=raw["p50_us"] / 1000,
         p99_ms=raw["p99_us"] / 1000,
         unexpected=wrong + socket_errors,
-        peak_rss_kib=peak[0],
         raw=raw,
     )

@@ -9,6 +9,7 @@ import html
 from dataclasses import dataclass, field
 
 from load import Result
+from sustained import PROBE_SECONDS, WARM_REQUESTS, HalfLoad, Leak
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Report:
     limits: list[tuple[str, str, str, str, str]]
     # (figure, vault-kms, OpenBao)
     resources: list[tuple[str, str, str]]
+    half_load: list[HalfLoad] = field(default_factory=list)
+    # None: the long run was skipped (BENCH_LEAK_REQUESTS=0).
+    leak: Leak | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -71,6 +75,81 @@ def results_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+# Server process names (servers.py) as the report writes them.
+SERVER_NAMES = {"vault-kms": "vault-kms", "openbao": "OpenBao"}
+
+
+def half_load_table(rows: list[HalfLoad]) -> list[str]:
+    lines = [
+        "| operation | server | target req/s | connections | achieved req/s | p50 | p99 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        result = row.result
+        server = SERVER_NAMES.get(row.server, row.server)
+        cells = [row.operation, server, rate(row.target), str(row.connections),
+                 rate(result.per_second), millis(result.p50_ms), millis(result.p99_ms)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def leak_table(leak: Leak) -> list[str]:
+    ratio = "n/a" if leak.ratio is None else f"{leak.ratio:.3f}"
+    return [
+        "| figure | vault-kms |",
+        "| --- | ---: |",
+        f"| resident memory after {leak.warm_requests:,} requests | {mib(leak.warm_rss_kib)} |",
+        f"| resident memory after {leak.total_requests:,} requests | {mib(leak.total_rss_kib)} |",
+        f"| ratio, after {leak.total_requests:,} / after {leak.warm_requests:,} | {ratio} |",
+        f"| requests without the expected answer | {leak.unexpected:,} |",
+    ]
+
+
+def half_load_section(rows: list[HalfLoad]) -> list[str]:
+    """How the paced runs work, and their table."""
+    if not rows:
+        return []
+    pause = rows[0].pause_ms
+    return [
+        "## Latency at half load",
+        "",
+        "Some operations again, on each server at half the req/s it reached above",
+        "(**target**), through `bench/paced.lua`. wrk stays closed-loop: each connection",
+        f"sends a request, waits for its answer, pauses {pause} ms, then sends the next.",
+        f"A {PROBE_SECONDS}-second probe with target x {pause} ms / 1000 connections measures the",
+        "rate they reach (short of the target by the time the answers take); the measured",
+        "run scales that count by target / reached, rounded to a multiple of the wrk",
+        "threads. The rate **achieved** may still differ from the target: read the",
+        "latencies against it. Latency runs from sending a request to its answer, without",
+        "the pause. Nothing corrects for coordinated omission: a slow answer delays the",
+        "requests behind it on its connection instead of counting against them (wrk only",
+        "back-fills its histogram for answers slower than twice the mean time between",
+        "requests on a connection).",
+        "",
+        *half_load_table(rows),
+        "",
+    ]
+
+
+def leak_section(leak: Leak | None) -> list[str]:
+    """The long run's method and table (vault-kms only)."""
+    if leak is None:
+        return []
+    return [
+        "## Memory over a long run",
+        "",
+        "A fresh vault-kms (dev, in memory, holding only the chacha20-poly1305 key)",
+        f"answers {WARM_REQUESTS:,} requests of encrypt chacha20-poly1305 1 KiB, then more",
+        f"up to {leak.total_requests:,}, with the wrk threads and connections of the load",
+        "phase. `bench/counted.lua` sends exactly that many (each wrk thread its share);",
+        "one check request before them is not counted. Resident memory (VmRSS) is read",
+        "a second after each count. OpenBao is not run here.",
+        "",
+        *leak_table(leak),
+        "",
+    ]
+
+
 def markdown(report: Report) -> str:
     lines = [
         "# Benchmarks",
@@ -89,6 +168,7 @@ def markdown(report: Report) -> str:
         "",
         "![vault-kms / OpenBao throughput ratio per operation](benchmarks.svg)",
         "",
+        *half_load_section(report.half_load),
         "## Limits",
         "",
         "What the same machine gives with less than a transit request in the way: a bare",
@@ -107,6 +187,7 @@ def markdown(report: Report) -> str:
         "| --- | ---: | ---: |",
         *[f"| {' | '.join(resource)} |" for resource in report.resources],
         "",
+        *leak_section(report.leak),
     ]
     if report.notes:
         lines += ["## Notes", "", *[f"- {note}" for note in report.notes], ""]

@@ -23,6 +23,8 @@ ROOT_TOKEN = "root"
 READY_TIMEOUT_SECONDS = 60.0
 # How often start-up polls sys/health: fine enough for start-up times of tens of ms.
 POLL_SECONDS = 0.005
+# Lets a server settle (background work after key creation) before its memory is read.
+SETTLE_SECONDS = 1.0
 
 
 class ServerError(RuntimeError):
@@ -144,6 +146,12 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def settled_rss_kib(server: Server) -> int | None:
+    """The server's resident memory in KiB, read SETTLE_SECONDS after the call."""
+    time.sleep(SETTLE_SECONDS)
+    return server.rss_kib()
 
 
 def free_port(pair: bool = False) -> int:
