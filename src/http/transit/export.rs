@@ -130,17 +130,7 @@ pub fn export(
         .ok_or_else(|| ApiError::bad_request(format!("invalid format: {format_text}")))?;
 
     let key = service.keyring.get(name).ok_or(ApiError::NotFound)?;
-    if !key.settings.exportable && !export_type.is_public() {
-        return Err(ApiError::bad_request(
-            "private key material is not exportable",
-        ));
-    }
-    if key.lifecycle.soft_deleted {
-        return Err(ApiError::Wrapped(
-            "refusing to use soft-deleted key".to_owned(),
-        ));
-    }
-    check_purpose(export_type, key.key_type)?;
+    check_key(export_type, &key)?;
 
     let selected: Vec<(u32, &KeyVersion)> = match version {
         None => key.visible_versions().collect(),
@@ -167,8 +157,21 @@ pub fn export(
     Ok(envelope(&response, &warnings))
 }
 
-/// Refuses an export type the key type has no material for.
-fn check_purpose(export_type: ExportType, key_type: KeyType) -> Result<(), ApiError> {
+/// Refuses private material of a key not made `exportable`, any use of a
+/// soft-deleted key, and an export type the key type has no material for, in
+/// Vault's order.
+fn check_key(export_type: ExportType, key: &NamedKey) -> Result<(), ApiError> {
+    if !key.settings.exportable && !export_type.is_public() {
+        return Err(ApiError::bad_request(
+            "private key material is not exportable",
+        ));
+    }
+    if key.lifecycle.soft_deleted {
+        return Err(ApiError::Wrapped(
+            "refusing to use soft-deleted key".to_owned(),
+        ));
+    }
+    let key_type = key.key_type;
     let refusal = match export_type {
         ExportType::EncryptionKey if !key_type.supports_encryption() => {
             "encryption not supported for the key"
@@ -300,4 +303,93 @@ fn der_or_pem(format: Format, der: &[u8], end: PemEnd) -> SecretString {
 
 fn internal(err: CryptoError) -> ApiError {
     ApiError::internal(format!("encoding a key for export: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    fn key(key_type: KeyType, exportable: bool) -> NamedKey {
+        let size = if key_type == KeyType::Hmac { 32 } else { 0 };
+        let mut key =
+            NamedKey::generate_sized("k", key_type, size, OffsetDateTime::UNIX_EPOCH).unwrap();
+        key.settings.exportable = exportable;
+        key
+    }
+
+    #[test]
+    fn checks_run_in_vaults_order() {
+        let mut hidden = key(KeyType::Hmac, false);
+        hidden.lifecycle.soft_deleted = true;
+        // Exportability first, then soft delete, then the purpose.
+        assert_eq!(
+            check_key(ExportType::EncryptionKey, &hidden),
+            Err(ApiError::bad_request(
+                "private key material is not exportable"
+            ))
+        );
+        assert_eq!(
+            check_key(ExportType::PublicKey, &hidden),
+            Err(ApiError::Wrapped("refusing to use soft-deleted key".into()))
+        );
+        hidden.lifecycle.soft_deleted = false;
+        assert_eq!(
+            check_key(ExportType::CertificateChain, &hidden),
+            Err(ApiError::bad_request(
+                "certificate chain not supported for keys that do not support signing"
+            ))
+        );
+        assert_eq!(check_key(ExportType::PublicKey, &hidden), Ok(()));
+        assert_eq!(
+            check_key(ExportType::SigningKey, &key(KeyType::Aes256Gcm96, true)),
+            Err(ApiError::bad_request("signing not supported for the key"))
+        );
+    }
+
+    #[test]
+    fn versions_parse_like_gos_atoi_after_one_v() {
+        let mut key = key(KeyType::Aes256Gcm96, true);
+        key = key.rotated(OffsetDateTime::UNIX_EPOCH).unwrap();
+        key = key.rotated(OffsetDateTime::UNIX_EPOCH).unwrap();
+        key.settings.min_decryption_version = 2;
+
+        for (text, number) in [("latest", 3), ("2", 2), ("v3", 3), ("+2", 2), ("v02", 2)] {
+            assert_eq!(requested_version(&key, text), Ok(number), "{text}");
+        }
+        for text in ["1", "v1", "0", "-0", "-5"] {
+            assert_eq!(
+                requested_version(&key, text),
+                Err(ApiError::bad_request(
+                    "version for export is below minimum decryption version"
+                )),
+                "{text}"
+            );
+        }
+        for text in ["4", "4294967298"] {
+            assert_eq!(
+                requested_version(&key, text),
+                Err(ApiError::bad_request(
+                    "version does not exist or cannot be found"
+                )),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            "v",
+            "vv2",
+            "V2",
+            "LATEST",
+            "2.0",
+            " 2",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                requested_version(&key, text),
+                Err(ApiError::bad_request("invalid key version")),
+                "{text}"
+            );
+        }
+    }
 }
