@@ -271,6 +271,13 @@ fn other_probes() -> Vec<Probe> {
             Some("{}".into()),
             Grant::Nobody,
         ),
+        // Export is a top-level path of its own: not even the admin policy reaches it.
+        nobody("GET", "/v1/transit/export/public-key/vault-sign"),
+        nobody("GET", "/v1/transit/export/signing-key/vault-sign/latest"),
+        nobody(
+            "GET",
+            "/v1/transit/export/encryption-key/app-data?format=raw",
+        ),
         nobody("GET", "/v1/sys/mounts"),
         nobody("GET", "/v1/secret/foo"),
         Probe::new(

@@ -8,12 +8,15 @@
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
 //! - [`hmac`]: HMAC over the SHA-1 and SHA-2 hashes.
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
+//! - [`export`]: key material in the DER and PEM encodings that `export` answers with
+//!   (RustCrypto's `pkcs8`, `pkcs1` and `sec1` format crates; no primitives).
 //!
 //! Nothing here knows about key versions or policies; that is `keyring`'s job.
 
 pub mod aead;
 pub mod ecdsa;
 pub mod ed25519;
+pub mod export;
 pub mod hash;
 pub mod hmac;
 pub mod kdf;

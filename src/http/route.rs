@@ -94,6 +94,8 @@ pub enum Transit<'a> {
     Hmac(&'a str, Option<&'a str>),
     /// `hash[/:algorithm]`.
     Hash(Option<&'a str>),
+    /// `export/:type/:name[/:version]` (type first; the version takes the rest).
+    Export(&'a str, &'a str, Option<&'a str>),
     /// `config/keys`: mount-wide key settings.
     ConfigKeys,
     /// `cache-config`: the policy cache size.
@@ -125,6 +127,7 @@ impl<'a> Route<'a> {
             Route::Transit(Transit::ConfigKeys | Transit::CacheConfig) => {
                 matches!(operation, Operation::Read | Operation::Update)
             }
+            Route::Transit(Transit::Export(..)) => operation == Operation::Read,
             Route::Transit(Transit::Key(_)) => matches!(
                 operation,
                 Operation::Read | Operation::Update | Operation::Delete
@@ -151,6 +154,7 @@ impl<'a> Route<'a> {
                 Transit::Random(_) => "transit/random",
                 Transit::Hmac(..) => "transit/hmac/:name",
                 Transit::Hash(_) => "transit/hash",
+                Transit::Export(..) => "transit/export/:type/:name",
                 Transit::ConfigKeys => "transit/config/keys",
                 Transit::CacheConfig => "transit/cache-config",
             },
@@ -182,6 +186,9 @@ impl<'a> Transit<'a> {
         if family == "hash" {
             return Some(Transit::Hash(Some(tail)));
         }
+        if family == "export" {
+            return Self::parse_export(tail);
+        }
         let (name, after) = match tail.split_once('/') {
             Some((name, after)) => (name, Some(after)),
             None => (tail, None),
@@ -205,6 +212,20 @@ impl<'a> Transit<'a> {
         })
     }
 
+    /// `export/` routes: the type and the name follow Vault's name rule; the version,
+    /// when present, is any non-empty rest (its handler says what is invalid).
+    fn parse_export(tail: &'a str) -> Option<Self> {
+        let (kind, rest) = tail.split_once('/')?;
+        let (name, version) = match rest.split_once('/') {
+            Some((name, version)) => (name, Some(version)),
+            None => (rest, None),
+        };
+        if !is_key_name(kind) || !is_key_name(name) || version == Some("") {
+            return None;
+        }
+        Some(Transit::Export(kind, name, version))
+    }
+
     /// The key the route acts on, if it names one.
     pub fn key(self) -> Option<&'a str> {
         match self {
@@ -215,6 +236,7 @@ impl<'a> Transit<'a> {
             | Transit::CacheConfig => None,
             Transit::Hmac(n, _) => Some(n),
             Transit::Datakey(_, n) => Some(n),
+            Transit::Export(_, n, _) => Some(n),
             Transit::Key(n)
             | Transit::Rotate(n)
             | Transit::Config(n)
@@ -271,6 +293,37 @@ mod tests {
             parse("transit/random/all/16"),
             Route::Transit(Transit::Random(Some("all/16")))
         );
+    }
+
+    #[test]
+    fn export_paths_parse_type_name_and_version() {
+        let parse = |p| Route::parse(p).unwrap();
+        assert_eq!(
+            parse("transit/export/signing-key/k"),
+            Route::Transit(Transit::Export("signing-key", "k", None))
+        );
+        assert_eq!(
+            parse("transit/export/hmac-key/k/v1/x"),
+            Route::Transit(Transit::Export("hmac-key", "k", Some("v1/x")))
+        );
+        // An unknown type still routes: the handler answers 400 for it.
+        assert_eq!(
+            parse("transit/export/a.b/k/+1"),
+            Route::Transit(Transit::Export("a.b", "k", Some("+1")))
+        );
+        for path in [
+            "transit/export",
+            "transit/export/hmac-key",
+            "transit/export/hmac-key/",
+            "transit/export/hmac-key/k/",
+            "transit/export/-x/k",
+            "transit/export/hmac-key/-k",
+        ] {
+            assert_eq!(Route::parse(path), Err(ApiError::UnsupportedPath), "{path}");
+        }
+        let export = parse("transit/export/public-key/k");
+        assert!(export.allows(Operation::Read));
+        assert!(!export.allows(Operation::Update) && !export.allows(Operation::List));
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! - [`mount`]: `config/keys` and `cache-config`, settings of the whole mount.
 //! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
+//! - [`export`]: key material in Vault's export encodings.
 
 pub mod batch;
 pub mod datakey;
 pub mod decrypt;
 pub mod encrypt;
+pub mod export;
 pub mod hash;
 pub mod hmac;
 pub mod keys;
@@ -59,6 +61,9 @@ pub async fn handle(
         Transit::CacheConfig => mount::cache_config(service, operation, &params).await,
         Transit::Sign(name, algorithm) => sign::sign(service, name, algorithm, &params),
         Transit::Verify(name, algorithm) => sign::verify(service, name, algorithm, &params),
+        Transit::Export(kind, name, version) => {
+            export::export(service, kind, name, version, &params)
+        }
     }
 }
 

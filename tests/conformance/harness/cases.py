@@ -16,7 +16,9 @@ server. Step members:
   name, the prefix of every key name the case creates. `{{var|payload}}` is the part
   of a `vault:vN:payload` value after the second colon.
 - `random`: more paths compared by shape only; `exact`: paths compared by value even
-  though a default rule calls them random (see `compare.py`).
+  though a default rule calls them random (see `compare.py`); `any_length`: random
+  paths whose shape leaves out the decoded length (RSA keys in DER, whose integers
+  vary by a byte from key to key).
 - `expect_equal` / `expect_differ`: `[[step, path], [step, path]]`, checked on each
   server on its own after this step, e.g. convergent encryption gives equal ciphertexts.
 """
@@ -49,6 +51,7 @@ STEP_MEMBERS = {
     "save",
     "random",
     "exact",
+    "any_length",
     "expect_equal",
     "expect_differ",
 }
@@ -81,6 +84,7 @@ class Step:
     save: dict[str, str] = field(default_factory=dict)
     random: tuple[str, ...] = ()
     exact: tuple[str, ...] = ()
+    any_length: tuple[str, ...] = ()
     # Zero or one check each, as `[[step, path], [step, path]]` in the file.
     expect_equal: tuple[Pair, ...] = ()
     expect_differ: tuple[Pair, ...] = ()
@@ -174,11 +178,12 @@ def _step(raw: Any, number: int, where: str) -> Step:
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise CaseError(f"{where}: headers must map names to strings")
 
-    for key in ("random", "exact"):
+    for key in ("random", "exact", "any_length"):
         if not isinstance(raw.get(key, []), list):
             raise CaseError(f"{where}: {key} must be a list of paths")
     try:
-        for path_text in [*save.values(), *raw.get("random", []), *raw.get("exact", [])]:
+        for path_text in [*save.values(), *raw.get("random", []), *raw.get("exact", []),
+                          *raw.get("any_length", [])]:
             jsonpath.parse(path_text)
     except jsonpath.PathError as error:
         raise CaseError(f"{where}: {error}") from error
@@ -196,6 +201,7 @@ def _step(raw: Any, number: int, where: str) -> Step:
         save=dict(save),
         random=tuple(raw.get("random", [])),
         exact=tuple(raw.get("exact", [])),
+        any_length=tuple(raw.get("any_length", [])),
         expect_equal=_pairs(raw.get("expect_equal"), where),
         expect_differ=_pairs(raw.get("expect_differ"), where),
     )

@@ -90,8 +90,10 @@ def compare_answers(
     random: tuple[str, ...] = (),
     exact: tuple[str, ...] = (),
     names: tuple[str, str] = ("reference", "target"),
+    any_length: tuple[str, ...] = (),
 ) -> list[Difference]:
-    """The divergences between two answers to the request sent to `request_path`."""
+    """The divergences between two answers to the request sent to `request_path`;
+    `any_length` paths are random and compared by shape without their length."""
     if reference.status != target.status:
         detail = (
             f"{names[0]} {reference.status}, {names[1]} {target.status}\n"
@@ -104,14 +106,20 @@ def compare_answers(
         detail = f"{names[0]}: {_shorten(reference.text)}\n{names[1]}: {_shorten(target.text)}"
         return [Difference("body", detail)]
 
-    rules = _Rules(request_path.split("?", 1)[0], random, exact)
+    rules = _Rules(request_path.split("?", 1)[0], (*random, *any_length), exact, any_length)
     differences: list[Difference] = []
     _walk(reference.body, target.body, [], rules, names, differences, exact_here=False)
     return differences
 
 
 class _Rules:
-    def __init__(self, request_path: str, random: tuple[str, ...], exact: tuple[str, ...]):
+    def __init__(
+        self,
+        request_path: str,
+        random: tuple[str, ...],
+        exact: tuple[str, ...],
+        any_length: tuple[str, ...] = (),
+    ):
         self.defaults = [
             (jsonpath.parse(rule.pattern), rule)
             for rule in DEFAULT_RANDOM
@@ -119,6 +127,10 @@ class _Rules:
         ]
         self.random = [jsonpath.parse(pattern) for pattern in random]
         self.exact = [jsonpath.parse(pattern) for pattern in exact]
+        self.any_length = [jsonpath.parse(pattern) for pattern in any_length]
+
+    def is_any_length(self, path: list[Segment]) -> bool:
+        return any(jsonpath.matches(pattern, path) for pattern in self.any_length)
 
     def is_exact(self, path: list[Segment]) -> bool:
         return any(jsonpath.matches(pattern, path) for pattern in self.exact)
@@ -147,6 +159,8 @@ def _walk(
 
     if path and not exact_here and rules.is_random(path, reference):
         reference_shape, target_shape = shape(reference, path), shape(target, path)
+        if rules.is_any_length(path):
+            reference_shape, target_shape = _no_length(reference_shape), _no_length(target_shape)
         if reference_shape != target_shape:
             out.append(
                 Difference(
@@ -233,6 +247,13 @@ def shape(value: Any, path: list[Segment]) -> Any:
     if HEX_RE.fullmatch(value):
         return ("hex", len(value) // 2)
     return ("string", *_encoding(value))
+
+
+def _no_length(value_shape: Any) -> Any:
+    """A string's shape without its trailing length, e.g. ("string", "base64")."""
+    if isinstance(value_shape, tuple) and value_shape and type(value_shape[-1]) is int:
+        return value_shape[:-1]
+    return value_shape
 
 
 def _encoding(text: str) -> tuple:

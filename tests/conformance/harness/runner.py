@@ -99,7 +99,10 @@ def run_case(case: Case, reference: Server, target: Server) -> CaseResult:
             f"{(requests[0][2] or b'').decode(errors='replace')} -> "
             f"{answers[0].status} {brief(answers[0])}"
         )
-        for difference in compare_answers(*answers, path, step.random, step.exact, names):
+        differences = compare_answers(
+            *answers, path, step.random, step.exact, names, any_length=step.any_length
+        )
+        for difference in differences:
             diverge(difference.field, difference.detail)
 
         for state, answer in zip(states, answers):
