@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::keyring::KeyringError;
-use crate::keyring::key::VersionError;
+use crate::keyring::key::{SoftDeleted, VersionError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +122,14 @@ impl IntoResponse for ApiError {
 impl From<VersionError> for ApiError {
     fn from(err: VersionError) -> Self {
         Self::BadRequest(err.to_string())
+    }
+}
+
+/// Most endpoints refuse a soft-deleted key with 400; those that answer 500 (sign,
+/// rotate, export, backup) wrap the error themselves.
+impl From<SoftDeleted> for ApiError {
+    fn from(err: SoftDeleted) -> Self {
+        Self::bad_request(err.to_string())
     }
 }
 

@@ -91,7 +91,8 @@ enum VersionDescription {
     },
 }
 
-fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
+/// The 200 answer of every key read and change: the key's description.
+pub(super) fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
     let mut keys = BTreeMap::new();
     for (number, version) in key.visible_versions() {
         let asymmetric = |name: &'static str, public_key: &str| {
@@ -194,6 +195,7 @@ pub async fn rotate(service: &Service, name: &str, params: &Params) -> Result<Re
             key.key_type
         )));
     }
+    key.usable().map_err(|e| ApiError::Wrapped(e.to_string()))?;
 
     let rotated = service.keyring.rotate(name).await?;
     tracing::info!(key = %name, version = rotated.latest_version(), "rotated key");
@@ -271,6 +273,19 @@ pub async fn config(service: &Service, name: &str, params: &Params) -> Result<Re
                     "cannot set min encryption/decryption values; min encryption version of \
                      {enc} must be greater than or equal to min decryption version of {dec}"
                 )));
+            }
+            // Trimmed versions are gone; neither minimum may reach below them. The
+            // texts are OpenBao's, "then" included.
+            let floor = current.lifecycle.min_available_version;
+            if enc < floor {
+                return Err(ApiError::bad_request(
+                    "min encryption version should not be less than min available version",
+                ));
+            }
+            if dec < floor {
+                return Err(ApiError::bad_request(
+                    "min decryption version should not be less then min available version",
+                ));
             }
 
             if let Some(WeakBool(allowed)) = request.deletion_allowed {

@@ -254,6 +254,7 @@ fn sign_item(
     requested: i64,
 ) -> Result<(String, u32), SignError> {
     let input = decode_input(input).map_err(SignError::Input)?;
+    key.usable().map_err(|e| SignError::Other(e.to_string()))?;
     let (number, version) = key
         .version_for(Purpose::Signing, requested)
         .map_err(|e| SignError::Other(e.to_string()))?;
@@ -369,6 +370,7 @@ fn verify_signature(
     signature: &str,
 ) -> Result<bool, String> {
     let input = decode_input(input)?;
+    key.usable().map_err(|e| e.to_string())?;
     let value = prefix
         .parse(signature)
         .map_err(|e| e.message("signature"))?;
