@@ -456,6 +456,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn trimmed_versions_are_gone_from_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
+        let ring = open(dir.path(), &master);
+        ring.ensure("app", KeyType::Chacha20Poly1305).unwrap();
+        ring.rotate("app").await.unwrap();
+        ring.rotate("app").await.unwrap();
+        ring.update("app", |key| Ok::<_, KeyringError>(key.trimmed(3)))
+            .await
+            .unwrap();
+        drop(ring);
+
+        let ring = open(dir.path(), &master);
+        let key = ring.get("app").unwrap();
+        assert_eq!(key.versions.keys().copied().collect::<Vec<_>>(), [3]);
+        assert_eq!(key.lifecycle.min_available_version, 3);
+    }
+
+    #[tokio::test]
     async fn declared_hmac_keys_get_32_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
