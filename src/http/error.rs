@@ -137,6 +137,8 @@ impl From<KeyringError> for ApiError {
     fn from(err: KeyringError) -> Self {
         match err {
             KeyringError::NotFound => Self::bad_request("key not found"),
+            // Rotating a soft-deleted key is a 500 in OpenBao.
+            KeyringError::SoftDeleted(err) => Self::Wrapped(err.to_string()),
             other => Self::internal(other),
         }
     }

@@ -358,10 +358,11 @@ impl NamedKey {
 
     /// Whether automatic rotation is due at `now`: a period is set and the latest
     /// version is at least that old. Rotating makes a new latest version, so a key
-    /// is never rotated twice for one period, across restarts too.
+    /// is never rotated twice for one period, across restarts too. A soft-deleted key
+    /// is never due, as OpenBao skips it.
     pub fn rotation_due(&self, now: OffsetDateTime) -> bool {
         let period = self.settings.auto_rotate_period;
-        if period == 0 {
+        if period == 0 || self.lifecycle.soft_deleted {
             return false;
         }
         let Some(latest) = self.versions.values().next_back() else {

@@ -55,6 +55,9 @@ pub enum KeyringError {
     /// Key generation failed.
     #[error("key generation failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// The key is soft-deleted and the change would use it.
+    #[error(transparent)]
+    SoftDeleted(#[from] key::SoftDeleted),
     /// The blocking write task did not finish.
     #[error("storage write task failed")]
     WriteTask,
@@ -419,10 +422,15 @@ impl Keyring {
     /// Adds a new latest version to a key, durably.
     ///
     /// # Errors
-    /// [`KeyringError`] when the key is missing or generation or storage fails.
+    /// [`KeyringError`] when the key is missing or soft-deleted, or generation or
+    /// storage fails.
     pub async fn rotate(&self, name: &str) -> Result<Arc<NamedKey>, KeyringError> {
         let now = self.clock.now();
-        self.update(name, |key| Ok(key.rotated(now)?)).await
+        self.update(name, |key| {
+            key.usable()?;
+            Ok(key.rotated(now)?)
+        })
+        .await
     }
 }
 

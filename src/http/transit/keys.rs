@@ -195,7 +195,6 @@ pub async fn rotate(service: &Service, name: &str, params: &Params) -> Result<Re
             key.key_type
         )));
     }
-    key.usable().map_err(|e| ApiError::Wrapped(e.to_string()))?;
 
     let rotated = service.keyring.rotate(name).await?;
     tracing::info!(key = %name, version = rotated.latest_version(), "rotated key");
