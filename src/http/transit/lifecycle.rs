@@ -9,6 +9,7 @@ use super::keys::describe;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakInt, present};
 use crate::http::response::no_content;
+use crate::keyring::NamedKey;
 use crate::service::Service;
 
 #[derive(Deserialize)]
@@ -49,7 +50,7 @@ pub async fn trim(service: &Service, name: &str, params: &Params) -> Result<Resp
 }
 
 /// Checks a requested `min_available_version` against the key, in OpenBao's order.
-fn trim_floor(key: &crate::keyring::NamedKey, value: i64) -> Result<u32, ApiError> {
+fn trim_floor(key: &NamedKey, value: i64) -> Result<u32, ApiError> {
     let settings = &key.settings;
     let refuse = |message: &str| Err(ApiError::bad_request(message));
     if value < i64::from(key.lifecycle.min_available_version) {
@@ -60,6 +61,8 @@ fn trim_floor(key: &crate::keyring::NamedKey, value: i64) -> Result<u32, ApiErro
             "minimum available version cannot be set when minimum encryption version is not set",
         );
     }
+    // Keys made by vault-kms always have a decryption minimum of at least 1, and the
+    // first check already refuses negative values; both rules stay in OpenBao's order.
     if settings.min_decryption_version == 0 {
         return refuse(
             "minimum available version cannot be set when minimum decryption version is not set",
@@ -153,4 +156,55 @@ async fn set_soft_deleted(
     };
     warnings.extend(decode_warnings);
     describe(&key, &warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::crypto::KeyType;
+
+    fn key(min_encryption: u32, min_decryption: u32) -> NamedKey {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut key = NamedKey::generate("k", KeyType::Aes256Gcm96, now).unwrap();
+        for _ in 0..3 {
+            key = key.rotated(now).unwrap();
+        }
+        key.settings.min_encryption_version = min_encryption;
+        key.settings.min_decryption_version = min_decryption;
+        key
+    }
+
+    fn refusal(key: &NamedKey, value: i64) -> String {
+        match trim_floor(key, value) {
+            Err(ApiError::BadRequest(message)) => message,
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trim_floor_applies_openbaos_rules_in_order() {
+        assert_eq!(trim_floor(&key(3, 3), 3), Ok(3));
+        assert_eq!(trim_floor(&key(3, 2), 1), Ok(1));
+        assert!(refusal(&key(0, 1), 1).contains("minimum encryption version is not set"));
+        assert!(refusal(&key(3, 0), 1).contains("minimum decryption version is not set"));
+        assert!(refusal(&key(3, 3), 4).contains("greater than minmum encryption"));
+        assert!(refusal(&key(3, 2), 3).contains("greater than minimum decryption"));
+        assert_eq!(
+            refusal(&key(3, 3), 0),
+            "minimum available version should be positive"
+        );
+
+        let mut trimmed = key(3, 3).trimmed(2);
+        assert_eq!(
+            refusal(&trimmed, 1),
+            "minimum available version cannot be decremented"
+        );
+        trimmed.lifecycle.min_available_version = 0;
+        assert_eq!(
+            refusal(&trimmed, -1),
+            "minimum available version cannot be decremented"
+        );
+    }
 }
