@@ -69,6 +69,32 @@ async fn due_keys_rotate_once_per_period_and_others_never() {
 }
 
 #[tokio::test]
+async fn soft_deleted_keys_are_not_rotated_until_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let service = open(dir.path(), clock.clone());
+    set_period(&service, "rotating", 3600).await;
+    let set_soft_deleted = |soft_deleted: bool| {
+        service
+            .keyring
+            .update::<vault_kms::keyring::KeyringError>("rotating", move |k| {
+                let mut next = k.clone();
+                next.lifecycle.soft_deleted = soft_deleted;
+                Ok(next)
+            })
+    };
+    set_soft_deleted(true).await.unwrap();
+
+    clock.advance(Duration::hours(3));
+    assert!(service.keyring.rotate_due_keys().await.is_empty());
+    assert_eq!(latest(&service, "rotating"), 1);
+
+    set_soft_deleted(false).await.unwrap();
+    assert_eq!(service.keyring.rotate_due_keys().await, vec!["rotating"]);
+    assert_eq!(latest(&service, "rotating"), 2);
+}
+
+#[tokio::test]
 async fn the_schedule_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));

@@ -176,9 +176,18 @@ fn key_probes(key: &'static str) -> Vec<Probe> {
         Probe::new("GET", format!("{base}/rotate"), None, admin),
         Probe::new("DELETE", format!("{base}/rotate"), None, admin),
         Probe::new("LIST", format!("{base}/rotate"), None, Grant::Nobody),
-        Probe::new("POST", format!("{base}/config"), Some("{}".into()), admin).answers(described),
+        Probe::new("POST", format!("{base}/config"), Some("{}".into()), admin)
+            .answers(described.clone()),
         Probe::new("GET", format!("{base}/config"), None, admin),
         Probe::new("DELETE", format!("{base}/config"), None, admin),
+        // A restore of a key that is not soft-deleted changes nothing; soft delete
+        // and trim themselves are tested in trim_soft_delete.rs.
+        Probe::new("POST", format!("{base}/soft-delete-restore"), None, admin).answers(described),
+        Probe::new("DELETE", format!("{base}/soft-delete-restore"), None, admin),
+        Probe::new("POST", format!("{base}/soft-delete"), None, admin),
+        Probe::new("GET", format!("{base}/soft-delete"), None, admin),
+        Probe::new("GET", format!("{base}/trim"), None, admin),
+        Probe::new("DELETE", format!("{base}/trim"), None, admin),
         Probe::new("GET", format!("{base}/nonexistent-sub"), None, admin).answers(Reached::NoRoute),
         Probe::new(
             "POST",

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::keyring::KeyringError;
-use crate::keyring::key::VersionError;
+use crate::keyring::key::{SoftDeleted, VersionError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,10 +125,20 @@ impl From<VersionError> for ApiError {
     }
 }
 
+/// Most endpoints refuse a soft-deleted key with 400; those that answer 500 (sign,
+/// rotate, export, backup) wrap the error themselves.
+impl From<SoftDeleted> for ApiError {
+    fn from(err: SoftDeleted) -> Self {
+        Self::bad_request(err.to_string())
+    }
+}
+
 impl From<KeyringError> for ApiError {
     fn from(err: KeyringError) -> Self {
         match err {
             KeyringError::NotFound => Self::bad_request("key not found"),
+            // Rotating a soft-deleted key is a 500 in OpenBao.
+            KeyringError::SoftDeleted(err) => Self::Wrapped(err.to_string()),
             other => Self::internal(other),
         }
     }

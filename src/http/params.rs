@@ -245,6 +245,11 @@ fn cannot_parse<E: de::Error>(go_type: &str, func: &str) -> E {
     ))
 }
 
+/// Go's text for an integer that does not fit 64 bits.
+fn out_of_range<E: de::Error>() -> E {
+    E::custom("'' cannot parse value as 'int': strconv.ParseInt: value out of range")
+}
+
 /// Implements the visitor methods every weak type rejects the same way.
 macro_rules! reject_containers {
     ($expected:literal) => {
@@ -326,9 +331,7 @@ impl<'de> Deserialize<'de> for WeakInt {
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<WeakInt, E> {
-                i64::try_from(v)
-                    .map(WeakInt)
-                    .map_err(|_| cannot_parse("int", "ParseInt"))
+                i64::try_from(v).map(WeakInt).map_err(|_| out_of_range())
             }
 
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<WeakInt, E> {
@@ -341,7 +344,11 @@ impl<'de> Deserialize<'de> for WeakInt {
                 }
                 v.parse()
                     .map(WeakInt)
-                    .map_err(|_| cannot_parse("int", "ParseInt"))
+                    .map_err(|e: std::num::ParseIntError| match e.kind() {
+                        std::num::IntErrorKind::PosOverflow
+                        | std::num::IntErrorKind::NegOverflow => out_of_range(),
+                        _ => cannot_parse("int", "ParseInt"),
+                    })
             }
 
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<WeakInt, E> {
@@ -454,6 +461,18 @@ mod tests {
                  cannot parse value as 'int': strconv.ParseInt: invalid syntax"
             )
         );
+        for too_big in [
+            r#"{"number":"99999999999999999999"}"#,
+            r#"{"number":9223372036854775808}"#,
+        ] {
+            assert_eq!(
+                decode(too_big).unwrap_err(),
+                ApiError::bad_request(
+                    "Field validation failed: error converting input for field \"number\": '' \
+                     cannot parse value as 'int': strconv.ParseInt: value out of range"
+                )
+            );
+        }
         let err = decode(r#"{"text":["a"]}"#).unwrap_err();
         assert!(
             format!("{err:?}").contains("got unconvertible type '[]interface {}'"),

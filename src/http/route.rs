@@ -76,6 +76,12 @@ pub enum Transit<'a> {
     Rotate(&'a str),
     /// `keys/:name/config`.
     Config(&'a str),
+    /// `keys/:name/trim`.
+    Trim(&'a str),
+    /// `keys/:name/soft-delete` (OpenBao).
+    SoftDelete(&'a str),
+    /// `keys/:name/soft-delete-restore` (OpenBao).
+    SoftDeleteRestore(&'a str),
     /// `encrypt/:name`.
     Encrypt(&'a str),
     /// `decrypt/:name`.
@@ -132,6 +138,7 @@ impl<'a> Route<'a> {
                 operation,
                 Operation::Read | Operation::Update | Operation::Delete
             ),
+            Route::Transit(Transit::SoftDelete(_)) => operation == Operation::Delete,
             Route::Transit(_) => operation == Operation::Update,
         }
     }
@@ -145,6 +152,9 @@ impl<'a> Route<'a> {
                 Transit::Key(_) => "transit/keys/:name",
                 Transit::Rotate(_) => "transit/keys/:name/rotate",
                 Transit::Config(_) => "transit/keys/:name/config",
+                Transit::Trim(_) => "transit/keys/:name/trim",
+                Transit::SoftDelete(_) => "transit/keys/:name/soft-delete",
+                Transit::SoftDeleteRestore(_) => "transit/keys/:name/soft-delete-restore",
                 Transit::Encrypt(_) => "transit/encrypt/:name",
                 Transit::Decrypt(_) => "transit/decrypt/:name",
                 Transit::Rewrap(_) => "transit/rewrap/:name",
@@ -200,6 +210,9 @@ impl<'a> Transit<'a> {
             ("keys", None) => Transit::Key(name),
             ("keys", Some("rotate")) => Transit::Rotate(name),
             ("keys", Some("config")) => Transit::Config(name),
+            ("keys", Some("trim")) => Transit::Trim(name),
+            ("keys", Some("soft-delete")) => Transit::SoftDelete(name),
+            ("keys", Some("soft-delete-restore")) => Transit::SoftDeleteRestore(name),
             ("encrypt", None) => Transit::Encrypt(name),
             ("decrypt", None) => Transit::Decrypt(name),
             ("rewrap", None) => Transit::Rewrap(name),
@@ -240,6 +253,9 @@ impl<'a> Transit<'a> {
             Transit::Key(n)
             | Transit::Rotate(n)
             | Transit::Config(n)
+            | Transit::Trim(n)
+            | Transit::SoftDelete(n)
+            | Transit::SoftDeleteRestore(n)
             | Transit::Encrypt(n)
             | Transit::Decrypt(n)
             | Transit::Rewrap(n)
@@ -263,6 +279,18 @@ mod tests {
         assert_eq!(
             parse("transit/keys/app/rotate"),
             Route::Transit(Transit::Rotate("app"))
+        );
+        assert_eq!(
+            parse("transit/keys/app/trim"),
+            Route::Transit(Transit::Trim("app"))
+        );
+        assert_eq!(
+            parse("transit/keys/app/soft-delete"),
+            Route::Transit(Transit::SoftDelete("app"))
+        );
+        assert_eq!(
+            parse("transit/keys/app/soft-delete-restore"),
+            Route::Transit(Transit::SoftDeleteRestore("app"))
         );
         assert_eq!(
             parse("transit/encrypt/a.b"),
@@ -360,6 +388,12 @@ mod tests {
         assert!(keys.allows(Operation::List) && !keys.allows(Operation::Read));
         assert_eq!(Route::parse("transit/keys/").unwrap(), keys);
         assert!(encrypt.allows(Operation::Update) && !encrypt.allows(Operation::Read));
+        let soft_delete = Route::Transit(Transit::SoftDelete("k"));
+        let restore = Route::Transit(Transit::SoftDeleteRestore("k"));
+        let trim = Route::Transit(Transit::Trim("k"));
+        assert!(soft_delete.allows(Operation::Delete) && !soft_delete.allows(Operation::Update));
+        assert!(restore.allows(Operation::Update) && !restore.allows(Operation::Delete));
+        assert!(trim.allows(Operation::Update) && !trim.allows(Operation::Read));
         assert_eq!(Operation::of(&Method::GET, true), Operation::List);
         assert_eq!(
             Operation::of(&Method::from_bytes(b"LIST").unwrap(), false),

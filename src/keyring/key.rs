@@ -235,6 +235,13 @@ pub struct Stamp {
     pub version: u32,
 }
 
+/// A use of a key that OpenBao's soft delete forbids until the key is restored.
+/// Each endpoint decides its status: most answer 400, sign, rotate, export and
+/// backup answer 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("refusing to use soft-deleted key")]
+pub struct SoftDeleted;
+
 /// Where a key came from and what has happened to it since, as Vault tracks it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lifecycle {
@@ -309,6 +316,29 @@ impl NamedKey {
         })
     }
 
+    /// Fails for a soft-deleted key. Every operation that uses key material calls
+    /// this before touching it; reading, listing, configuring, trimming and deleting
+    /// the key do not.
+    ///
+    /// # Errors
+    /// [`SoftDeleted`] while the key is soft-deleted.
+    pub fn usable(&self) -> Result<(), SoftDeleted> {
+        if self.lifecycle.soft_deleted {
+            return Err(SoftDeleted);
+        }
+        Ok(())
+    }
+
+    /// This key without the versions below `min_available_version`, which becomes
+    /// its new floor. The caller has checked the value against the key's minimums,
+    /// so the latest version always stays.
+    pub fn trimmed(&self, min_available_version: u32) -> Self {
+        let mut next = self.clone();
+        next.versions = next.versions.split_off(&min_available_version);
+        next.lifecycle.min_available_version = min_available_version;
+        next
+    }
+
     /// The highest version number.
     pub fn latest_version(&self) -> u32 {
         self.versions.keys().next_back().copied().unwrap_or(0)
@@ -328,10 +358,11 @@ impl NamedKey {
 
     /// Whether automatic rotation is due at `now`: a period is set and the latest
     /// version is at least that old. Rotating makes a new latest version, so a key
-    /// is never rotated twice for one period, across restarts too.
+    /// is never rotated twice for one period, across restarts too. A soft-deleted key
+    /// is never due, as OpenBao skips it.
     pub fn rotation_due(&self, now: OffsetDateTime) -> bool {
         let period = self.settings.auto_rotate_period;
-        if period == 0 {
+        if period == 0 || self.lifecycle.soft_deleted {
             return false;
         }
         let Some(latest) = self.versions.values().next_back() else {
@@ -473,6 +504,23 @@ mod tests {
         let key = key_with_versions(3);
         assert_eq!(key.latest_version(), 3);
         assert_eq!(key.versions.len(), 3);
+    }
+
+    #[test]
+    fn trimming_drops_lower_versions_and_keeps_the_latest() {
+        let key = key_with_versions(4).trimmed(3);
+        assert_eq!(key.versions.keys().copied().collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(key.latest_version(), 4);
+        assert_eq!(key.lifecycle.min_available_version, 3);
+    }
+
+    #[test]
+    fn a_soft_deleted_key_is_not_usable() {
+        let mut key = key_with_versions(1);
+        assert_eq!(key.usable(), Ok(()));
+        key.lifecycle.soft_deleted = true;
+        assert_eq!(key.usable(), Err(SoftDeleted));
+        assert_eq!(SoftDeleted.to_string(), "refusing to use soft-deleted key");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub enum KeyringError {
     /// Key generation failed.
     #[error("key generation failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// The key is soft-deleted and the change would use it.
+    #[error(transparent)]
+    SoftDeleted(#[from] key::SoftDeleted),
     /// The blocking write task did not finish.
     #[error("storage write task failed")]
     WriteTask,
@@ -419,10 +422,15 @@ impl Keyring {
     /// Adds a new latest version to a key, durably.
     ///
     /// # Errors
-    /// [`KeyringError`] when the key is missing or generation or storage fails.
+    /// [`KeyringError`] when the key is missing or soft-deleted, or generation or
+    /// storage fails.
     pub async fn rotate(&self, name: &str) -> Result<Arc<NamedKey>, KeyringError> {
         let now = self.clock.now();
-        self.update(name, |key| Ok(key.rotated(now)?)).await
+        self.update(name, |key| {
+            key.usable()?;
+            Ok(key.rotated(now)?)
+        })
+        .await
     }
 }
 
@@ -453,6 +461,25 @@ mod tests {
 
         let ring = open(dir.path(), &master);
         assert_eq!(ring.get("app").unwrap().latest_version(), 2);
+    }
+
+    #[tokio::test]
+    async fn trimmed_versions_are_gone_from_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = AeadKey::generate(AeadAlgorithm::Chacha20Poly1305).unwrap();
+        let ring = open(dir.path(), &master);
+        ring.ensure("app", KeyType::Chacha20Poly1305).unwrap();
+        ring.rotate("app").await.unwrap();
+        ring.rotate("app").await.unwrap();
+        ring.update("app", |key| Ok::<_, KeyringError>(key.trimmed(3)))
+            .await
+            .unwrap();
+        drop(ring);
+
+        let ring = open(dir.path(), &master);
+        let key = ring.get("app").unwrap();
+        assert_eq!(key.versions.keys().copied().collect::<Vec<_>>(), [3]);
+        assert_eq!(key.lifecycle.min_available_version, 3);
     }
 
     #[tokio::test]

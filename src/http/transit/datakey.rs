@@ -65,6 +65,7 @@ pub fn datakey(
         .keyring
         .get(name)
         .ok_or_else(|| ApiError::bad_request("encryption key not found"))?;
+    key.usable()?;
     let aad = associated_data(request.associated_data.as_ref().map(|a| a.0.as_str()))
         .map_err(ItemError::into_api_error)?;
     let (number, version) =

@@ -186,6 +186,7 @@ fn open_item(
         return Err(ItemError::client(MISSING_CIPHERTEXT));
     };
     let context = item_context(item)?;
+    key.usable().map_err(|e| ItemError::client(e.to_string()))?;
     let aad = associated_data(item.associated_data.as_deref())?;
     if !key.key_type.supports_encryption() {
         return Err(ItemError::client(format!(

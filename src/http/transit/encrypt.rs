@@ -186,6 +186,7 @@ pub async fn encrypt(service: &Service, name: &str, params: &Params) -> Result<R
 fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, ItemError> {
     let plaintext = decode(item.value.as_deref().unwrap_or_default())?;
     let context = item_context(item)?;
+    key.usable().map_err(|e| ItemError::client(e.to_string()))?;
     let aad = associated_data(item.associated_data.as_deref())?;
 
     let (number, version) = key

@@ -63,6 +63,8 @@ pub fn hmac(
         .keyring
         .get(name)
         .ok_or_else(|| ApiError::bad_request("encryption key not found"))?;
+    // OpenBao refuses the whole request, batches included, before any other check.
+    key.usable()?;
     let (number, version) = key
         .hmac_version(request.key_version.map_or(0, |v| v.0))
         .map_err(ApiError::BadRequest)?;
@@ -189,5 +191,6 @@ pub(super) fn verify_hmac(
     let version = key.hmac_verify_version(value.version)?;
     let input = encoding::decode_std(input)
         .map_err(|e| format!("unable to decode input as base64: {e}"))?;
+    key.usable().map_err(|e| e.to_string())?;
     hmac::verify(hash, version.hmac_key.expose(), &input, &tag).map_err(|e| e.to_string())
 }

@@ -91,7 +91,8 @@ enum VersionDescription {
     },
 }
 
-fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
+/// The 200 answer of every key read and change: the key's description.
+pub(super) fn describe(key: &NamedKey, warnings: &[String]) -> Result<Response, ApiError> {
     describe_in_context(key, &[], warnings)
 }
 
@@ -291,6 +292,19 @@ pub async fn config(service: &Service, name: &str, params: &Params) -> Result<Re
                     "cannot set min encryption/decryption values; min encryption version of \
                      {enc} must be greater than or equal to min decryption version of {dec}"
                 )));
+            }
+            // Trimmed versions are gone; neither minimum may reach below them. The
+            // texts are OpenBao's, "then" included.
+            let floor = current.lifecycle.min_available_version;
+            if enc < floor {
+                return Err(ApiError::bad_request(
+                    "min encryption version should not be less than min available version",
+                ));
+            }
+            if dec < floor {
+                return Err(ApiError::bad_request(
+                    "min decryption version should not be less then min available version",
+                ));
             }
 
             if let Some(WeakBool(allowed)) = request.deletion_allowed {

@@ -1,6 +1,7 @@
 //! The transit endpoints, one file per route family.
 //!
 //! - [`keys`]: read a key, rotate it, change its settings.
+//! - [`lifecycle`]: trim old versions, soft delete and restore.
 //! - [`encrypt`]: encrypt, creating the key if needed.
 //! - [`decrypt`]: decrypt and rewrap.
 //! - [`datakey`]: data keys for envelope encryption.
@@ -20,6 +21,7 @@ pub mod export;
 pub mod hash;
 pub mod hmac;
 pub mod keys;
+pub mod lifecycle;
 pub mod mount;
 pub mod random;
 pub mod sign;
@@ -50,6 +52,11 @@ pub async fn handle(
         },
         Transit::Rotate(name) => keys::rotate(service, name, &params).await,
         Transit::Config(name) => keys::config(service, name, &params).await,
+        Transit::Trim(name) => lifecycle::trim(service, name, &params).await,
+        Transit::SoftDelete(name) => lifecycle::soft_delete(service, name, &params).await,
+        Transit::SoftDeleteRestore(name) => {
+            lifecycle::soft_delete_restore(service, name, &params).await
+        }
         Transit::Encrypt(name) => encrypt::encrypt(service, name, &params).await,
         Transit::Decrypt(name) => decrypt::decrypt(service, name, &params),
         Transit::Rewrap(name) => decrypt::rewrap(service, name, &params),

@@ -342,6 +342,7 @@ fn sign_item(
 ) -> Result<Signature, SignError> {
     let input =
         decode_input(item.input.as_deref().unwrap_or_default()).map_err(SignError::Input)?;
+    key.usable().map_err(|e| SignError::Other(e.to_string()))?;
     let (number, version) = key
         .version_for(Purpose::Signing, requested)
         .map_err(|e| SignError::Other(e.to_string()))?;
@@ -486,6 +487,7 @@ fn verify_signature(
 ) -> Result<bool, SignError> {
     let input = item.input.as_deref().unwrap_or_default();
     let input = decode_input(input).map_err(SignError::Input)?;
+    key.usable().map_err(|e| SignError::Input(e.to_string()))?;
     let value = prefix
         .parse(signature)
         .map_err(|e| SignError::Input(e.message("signature")))?;
