@@ -7,6 +7,7 @@
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
 //! - [`hmac`]: HMAC over the SHA-1 and SHA-2 hashes.
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
+//! - [`wrap`]: the BYOK wrapping key and the unwrapping of imported material.
 //!
 //! Nothing here knows about key versions or policies; that is `keyring`'s job.
 
@@ -17,6 +18,7 @@ pub mod hash;
 pub mod hmac;
 pub mod kdf;
 pub mod rsa;
+pub mod wrap;
 
 use std::fmt;
 

@@ -76,6 +76,12 @@ pub enum Transit<'a> {
     Rotate(&'a str),
     /// `keys/:name/config`.
     Config(&'a str),
+    /// `keys/:name/import`: a new key from wrapped material.
+    Import(&'a str),
+    /// `keys/:name/import_version`: a new version from wrapped material.
+    ImportVersion(&'a str),
+    /// `wrapping_key`: the public key that wraps material for import.
+    WrappingKey,
     /// `encrypt/:name`.
     Encrypt(&'a str),
     /// `decrypt/:name`.
@@ -122,6 +128,7 @@ impl<'a> Route<'a> {
         match self {
             Route::LookupSelf => operation == Operation::Read,
             Route::Transit(Transit::Keys) => operation == Operation::List,
+            Route::Transit(Transit::WrappingKey) => operation == Operation::Read,
             Route::Transit(Transit::ConfigKeys | Transit::CacheConfig) => {
                 matches!(operation, Operation::Read | Operation::Update)
             }
@@ -142,6 +149,9 @@ impl<'a> Route<'a> {
                 Transit::Key(_) => "transit/keys/:name",
                 Transit::Rotate(_) => "transit/keys/:name/rotate",
                 Transit::Config(_) => "transit/keys/:name/config",
+                Transit::Import(_) => "transit/keys/:name/import",
+                Transit::ImportVersion(_) => "transit/keys/:name/import_version",
+                Transit::WrappingKey => "transit/wrapping_key",
                 Transit::Encrypt(_) => "transit/encrypt/:name",
                 Transit::Decrypt(_) => "transit/decrypt/:name",
                 Transit::Rewrap(_) => "transit/rewrap/:name",
@@ -169,6 +179,9 @@ impl<'a> Transit<'a> {
         if rest == "cache-config" {
             return Some(Transit::CacheConfig);
         }
+        if rest == "wrapping_key" {
+            return Some(Transit::WrappingKey);
+        }
         if rest == "random" {
             return Some(Transit::Random(None));
         }
@@ -193,6 +206,8 @@ impl<'a> Transit<'a> {
             ("keys", None) => Transit::Key(name),
             ("keys", Some("rotate")) => Transit::Rotate(name),
             ("keys", Some("config")) => Transit::Config(name),
+            ("keys", Some("import")) => Transit::Import(name),
+            ("keys", Some("import_version")) => Transit::ImportVersion(name),
             ("encrypt", None) => Transit::Encrypt(name),
             ("decrypt", None) => Transit::Decrypt(name),
             ("rewrap", None) => Transit::Rewrap(name),
@@ -212,12 +227,15 @@ impl<'a> Transit<'a> {
             | Transit::Random(_)
             | Transit::Hash(_)
             | Transit::ConfigKeys
-            | Transit::CacheConfig => None,
+            | Transit::CacheConfig
+            | Transit::WrappingKey => None,
             Transit::Hmac(n, _) => Some(n),
             Transit::Datakey(_, n) => Some(n),
             Transit::Key(n)
             | Transit::Rotate(n)
             | Transit::Config(n)
+            | Transit::Import(n)
+            | Transit::ImportVersion(n)
             | Transit::Encrypt(n)
             | Transit::Decrypt(n)
             | Transit::Rewrap(n)
@@ -264,6 +282,18 @@ mod tests {
             Route::Transit(Transit::Datakey("wrapped", "k"))
         );
         assert_eq!(
+            parse("transit/keys/k/import"),
+            Route::Transit(Transit::Import("k"))
+        );
+        assert_eq!(
+            parse("transit/keys/k/import_version"),
+            Route::Transit(Transit::ImportVersion("k"))
+        );
+        assert_eq!(
+            parse("transit/wrapping_key"),
+            Route::Transit(Transit::WrappingKey)
+        );
+        assert_eq!(
             parse("transit/random"),
             Route::Transit(Transit::Random(None))
         );
@@ -307,6 +337,9 @@ mod tests {
         assert!(keys.allows(Operation::List) && !keys.allows(Operation::Read));
         assert_eq!(Route::parse("transit/keys/").unwrap(), keys);
         assert!(encrypt.allows(Operation::Update) && !encrypt.allows(Operation::Read));
+        let wrapping_key = Route::Transit(Transit::WrappingKey);
+        assert!(wrapping_key.allows(Operation::Read) && !wrapping_key.allows(Operation::Update));
+        assert!(!Route::Transit(Transit::Import("k")).allows(Operation::Read));
         assert_eq!(Operation::of(&Method::GET, true), Operation::List);
         assert_eq!(
             Operation::of(&Method::from_bytes(b"LIST").unwrap(), false),

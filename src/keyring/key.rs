@@ -115,6 +115,23 @@ pub struct KeyVersion {
 }
 
 impl KeyVersion {
+    /// A version holding imported `material`, with a fresh HMAC key unless the
+    /// material is itself an HMAC key.
+    ///
+    /// # Errors
+    /// [`CryptoError::Internal`] when the OS has no randomness to give.
+    pub fn imported(material: KeyMaterial, now: OffsetDateTime) -> Result<Self, CryptoError> {
+        let hmac_key = match &material {
+            KeyMaterial::Hmac(key) => key.clone(),
+            _ => SecretBytes::random(HMAC_KEY_LEN).map_err(|_| CryptoError::Internal)?,
+        };
+        Ok(Self {
+            created: now,
+            material,
+            hmac_key,
+        })
+    }
+
     /// A new version of `key_type` created at `now`.
     ///
     /// # Errors
@@ -316,6 +333,9 @@ impl NamedKey {
 
     /// This key with one more version.
     ///
+    /// Like Vault, a rotation with generated material ends the key's `imported`
+    /// state; an imported key that does not allow rotation is never rotated.
+    ///
     /// # Errors
     /// [`CryptoError`] when key generation fails.
     pub fn rotated(&self, now: OffsetDateTime) -> Result<Self, CryptoError> {
@@ -323,7 +343,21 @@ impl NamedKey {
         let version = KeyVersion::generate(self.key_type, self.key_size, now)?;
         next.versions
             .insert(self.latest_version() + 1, Arc::new(version));
+        next.lifecycle.imported = false;
         Ok(next)
+    }
+
+    /// Whether Vault refuses to rotate this key: imported without `allow_rotation`.
+    pub fn rotation_refused(&self) -> bool {
+        self.lifecycle.imported && !self.lifecycle.imported_allow_rotation
+    }
+
+    /// This key with `version` appended as the new latest version.
+    pub fn with_version(&self, version: KeyVersion) -> Self {
+        let mut next = self.clone();
+        next.versions
+            .insert(self.latest_version() + 1, Arc::new(version));
+        next
     }
 
     /// Whether automatic rotation is due at `now`: a period is set and the latest
@@ -331,7 +365,7 @@ impl NamedKey {
     /// is never rotated twice for one period, across restarts too.
     pub fn rotation_due(&self, now: OffsetDateTime) -> bool {
         let period = self.settings.auto_rotate_period;
-        if period == 0 {
+        if period == 0 || self.rotation_refused() {
             return false;
         }
         let Some(latest) = self.versions.values().next_back() else {

@@ -471,7 +471,7 @@ pub fn list(service: &Service, params: &Params) -> Result<Response, ApiError> {
 }
 
 /// An `auto_rotate_period`: 0 to disable, else at least an hour (Vault's rule).
-fn rotation_period(text: &str) -> Result<u64, ApiError> {
+pub(super) fn rotation_period(text: &str) -> Result<u64, ApiError> {
     let seconds = parse_duration(text)?;
     if seconds != 0 && seconds < 3600 {
         return Err(ApiError::bad_request(

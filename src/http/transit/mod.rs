@@ -10,6 +10,7 @@
 //! - [`mount`]: `config/keys` and `cache-config`, settings of the whole mount.
 //! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
+//! - [`import`]: bring your own key: the wrapping key, import and import_version.
 
 pub mod batch;
 pub mod datakey;
@@ -17,6 +18,7 @@ pub mod decrypt;
 pub mod encrypt;
 pub mod hash;
 pub mod hmac;
+pub mod import;
 pub mod keys;
 pub mod mount;
 pub mod random;
@@ -48,6 +50,9 @@ pub async fn handle(
         },
         Transit::Rotate(name) => keys::rotate(service, name, &params).await,
         Transit::Config(name) => keys::config(service, name, &params).await,
+        Transit::Import(name) => import::import(service, name, &params).await,
+        Transit::ImportVersion(name) => import::import_version(service, name, &params).await,
+        Transit::WrappingKey => import::wrapping_key(service, &params).await,
         Transit::Encrypt(name) => encrypt::encrypt(service, name, &params).await,
         Transit::Decrypt(name) => decrypt::decrypt(service, name, &params),
         Transit::Rewrap(name) => decrypt::rewrap(service, name, &params),

@@ -1,0 +1,278 @@
+//! Bring your own key: `wrapping_key`, `keys/:name/import` and
+//! `keys/:name/import_version`.
+//!
+//! Material arrives wrapped for the mount's wrapping key (see [`crate::crypto::wrap`]).
+//! Most failures answer 500 with Vault's multierror text, as OpenBao does.
+
+use axum::response::Response;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::NAME_FROM_PATH;
+use super::keys::rotation_period;
+use crate::crypto::KeyType;
+use crate::crypto::wrap::OaepHash;
+use crate::encoding;
+use crate::http::error::ApiError;
+use crate::http::params::{Params, WeakBool, WeakInt, WeakString, present};
+use crate::http::response::{envelope, no_content};
+use crate::keyring::key::{KeySettings, KeyVersion, Lifecycle};
+use crate::keyring::{KeyringError, NamedKey, import};
+use crate::service::Service;
+
+const EXISTING_KEY: &str = "the import path cannot be used with an existing key; use \
+                            import-version to rotate an existing imported key";
+const NO_PUBLIC_IMPORT: &str = "provided type does not support public_key import";
+
+#[derive(serde::Serialize)]
+struct WrappingKeyAnswer<'a> {
+    public_key: &'a str,
+}
+
+#[derive(Deserialize)]
+struct WrappingKeyRequest {}
+
+/// `GET wrapping_key`: the public half of the mount's RSA-4096 wrapping key.
+///
+/// # Errors
+/// 500 when the key cannot be generated, stored or loaded.
+pub async fn wrapping_key(service: &Service, params: &Params) -> Result<Response, ApiError> {
+    let (_, warnings) = params.decode::<WrappingKeyRequest>(&[])?;
+    let key = service.keyring.wrapping_key().await?;
+    Ok(envelope(
+        &WrappingKeyAnswer {
+            public_key: key.public_pem(),
+        },
+        &warnings,
+    ))
+}
+
+#[derive(Deserialize)]
+struct ImportRequest {
+    #[serde(default, deserialize_with = "present")]
+    ciphertext: Option<WeakString>,
+    public_key: Option<WeakString>,
+    #[serde(rename = "type")]
+    key_type: Option<WeakString>,
+    hash_function: Option<WeakString>,
+    allow_rotation: Option<WeakBool>,
+    derived: Option<WeakBool>,
+    exportable: Option<WeakBool>,
+    allow_plaintext_backup: Option<WeakBool>,
+    auto_rotate_period: Option<WeakString>,
+    context: Option<WeakString>,
+    #[serde(default, deserialize_with = "present")]
+    convergent_encryption: Option<IgnoredAny>,
+}
+
+/// `POST keys/:name/import`: a new key whose version 1 is the unwrapped material.
+///
+/// # Errors
+/// Vault's statuses and texts for each refusal; nothing is stored then.
+pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
+    let (request, _) = params.decode::<ImportRequest>(NAME_FROM_PATH)?;
+    let _ = request.context;
+    if request.convergent_encryption.is_some() {
+        return Err(ApiError::Wrapped(
+            "import cannot be used on keys with convergent encryption enabled".to_owned(),
+        ));
+    }
+    let allow_rotation = request.allow_rotation.is_some_and(|a| a.0);
+    let auto_rotate_period = request
+        .auto_rotate_period
+        .as_ref()
+        .map(|p| rotation_period(&p.0))
+        .transpose()?
+        .unwrap_or(0);
+    if auto_rotate_period > 0 && !allow_rotation {
+        return Err(ApiError::Wrapped(
+            "allow_rotation must be set to true if auto-rotation is enabled".to_owned(),
+        ));
+    }
+
+    let type_name = request
+        .key_type
+        .as_ref()
+        .map_or_else(|| "aes256-gcm96".to_owned(), |t| t.0.to_ascii_lowercase());
+    let Some(key_type) = KeyType::from_vault_name(&type_name) else {
+        if type_name == "xchacha20-poly1305" {
+            return Err(ApiError::bad_request(format!(
+                "key type {type_name} is not supported by vault-kms yet"
+            )));
+        }
+        return Err(ApiError::bad_request(format!(
+            "unknown key type: {type_name}"
+        )));
+    };
+    if service.keyring.get(name).is_some() {
+        return Err(ApiError::Wrapped(EXISTING_KEY.to_owned()));
+    }
+    let hash = oaep_hash(request.hash_function.as_ref())?;
+    let derived = request.derived.is_some_and(|d| d.0);
+    if key_type == KeyType::Ed25519 && derived {
+        return Err(ApiError::bad_request(
+            "derived ed25519 keys are not supported by vault-kms yet",
+        ));
+    }
+
+    let Some(ciphertext) = request.ciphertext else {
+        return Err(public_only(key_type, request.public_key.as_ref(), true));
+    };
+    let bytes = unwrap(service, &ciphertext.0, hash).await?;
+    let material = import::material(key_type, bytes)
+        .map_err(|m| ApiError::Wrapped(format!("error importing key: {m}")))?;
+    let key_size = match &material {
+        crate::keyring::key::KeyMaterial::Hmac(key) => key.len(),
+        _ => 0,
+    };
+    let now = service.clock.now();
+    let version = KeyVersion::imported(material, now).map_err(ApiError::internal)?;
+
+    let key = NamedKey {
+        name: name.to_owned(),
+        key_type,
+        settings: KeySettings {
+            exportable: request.exportable.is_some_and(|e| e.0),
+            allow_plaintext_backup: request.allow_plaintext_backup.is_some_and(|a| a.0),
+            auto_rotate_period,
+            ..KeySettings::default()
+        },
+        derived,
+        convergent: false,
+        key_size,
+        lifecycle: Lifecycle {
+            imported: true,
+            imported_allow_rotation: allow_rotation,
+            ..Lifecycle::default()
+        },
+        versions: [(1, std::sync::Arc::new(version))].into(),
+    };
+    match service.keyring.insert(key).await {
+        Ok(_) => {}
+        Err(KeyringError::Exists) => return Err(ApiError::Wrapped(EXISTING_KEY.to_owned())),
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(key = %name, key_type = %key_type, "imported key");
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+struct ImportVersionRequest {
+    #[serde(default, deserialize_with = "present")]
+    ciphertext: Option<WeakString>,
+    public_key: Option<WeakString>,
+    hash_function: Option<WeakString>,
+    version: Option<WeakInt>,
+}
+
+/// `POST keys/:name/import_version`: appends the unwrapped material as the new
+/// latest version of an imported key.
+///
+/// # Errors
+/// Vault's statuses and texts for each refusal; the key is then unchanged.
+pub async fn import_version(
+    service: &Service,
+    name: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let (request, _) = params.decode::<ImportVersionRequest>(NAME_FROM_PATH)?;
+    let Some(key) = service.keyring.get(name) else {
+        return Err(ApiError::Wrapped(format!(
+            "no key found with name {name}; to import a new key, use the import/ endpoint"
+        )));
+    };
+    if !key.lifecycle.imported {
+        return Err(not_imported());
+    }
+    if key.convergent {
+        return Err(ApiError::Wrapped(
+            "import_version cannot be used on keys with convergent encryption enabled".to_owned(),
+        ));
+    }
+    let hash = oaep_hash(request.hash_function.as_ref())?;
+
+    if let Some(WeakInt(version)) = request.version {
+        let exists = u32::try_from(version).is_ok_and(|v| key.versions.contains_key(&v));
+        if !exists {
+            return Err(ApiError::Wrapped("no such key version".to_owned()));
+        }
+        // Every stored version holds its private half, so there is nothing to add.
+        let message = if key.key_type.supports_signing() {
+            "private key imported, key version cannot be updated"
+        } else {
+            "provided type does not support importing key versions"
+        };
+        return Err(ApiError::Wrapped(message.to_owned()));
+    }
+
+    let Some(ciphertext) = request.ciphertext else {
+        return Err(public_only(
+            key.key_type,
+            request.public_key.as_ref(),
+            false,
+        ));
+    };
+    let bytes = unwrap(service, &ciphertext.0, hash).await?;
+    let material = import::material(key.key_type, bytes).map_err(ApiError::Wrapped)?;
+    let now = service.clock.now();
+    let version = KeyVersion::imported(material, now).map_err(ApiError::internal)?;
+
+    let updated = service
+        .keyring
+        .update(name, |current| {
+            if !current.lifecycle.imported {
+                return Err(not_imported());
+            }
+            Ok(current.with_version(version))
+        })
+        .await?;
+    tracing::info!(key = %name, version = updated.latest_version(), "imported key version");
+    Ok(no_content())
+}
+
+fn not_imported() -> ApiError {
+    ApiError::Wrapped("the import_version endpoint can only be used with an imported key".into())
+}
+
+/// `hash_function`, SHA256 when absent.
+fn oaep_hash(name: Option<&WeakString>) -> Result<OaepHash, ApiError> {
+    let Some(name) = name else {
+        return Ok(OaepHash::Sha256);
+    };
+    OaepHash::from_name(&name.0)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown hash function: {}", name.0)))
+}
+
+/// Decodes and unwraps `ciphertext` with the mount's wrapping key.
+async fn unwrap(
+    service: &Service,
+    ciphertext: &str,
+    hash: OaepHash,
+) -> Result<crate::secret::SecretBytes, ApiError> {
+    let wrapped = encoding::decode_std(ciphertext).map_err(|e| ApiError::Wrapped(e.to_string()))?;
+    let wrapping_key = service.keyring.wrapping_key().await?;
+    wrapping_key
+        .unwrap(&wrapped, hash)
+        .map_err(|e| ApiError::Wrapped(e.to_string()))
+}
+
+/// The answer to an import without `ciphertext`: Vault's error for types that only
+/// import private material or for a `public_key` that is not PEM; public-key-only
+/// versions are a limit of vault-kms (see docs/compat.md).
+fn public_only(key_type: KeyType, public_key: Option<&WeakString>, prefixed: bool) -> ApiError {
+    if !key_type.supports_signing() {
+        return ApiError::Wrapped(NO_PUBLIC_IMPORT.to_owned());
+    }
+    let pem = public_key.map(|p| p.0.trim_start()).unwrap_or_default();
+    if !pem.starts_with("-----BEGIN ") {
+        let prefix = if prefixed {
+            "error importing key: "
+        } else {
+            ""
+        };
+        return ApiError::Wrapped(format!(
+            "{prefix}error parsing public key: not in PEM format"
+        ));
+    }
+    ApiError::bad_request("importing only a public key is not supported by vault-kms yet")
+}
