@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::NAME_FROM_PATH;
-use super::keys::rotation_period;
+use super::keys::parse_duration;
 use crate::crypto::KeyType;
 use crate::crypto::wrap::OaepHash;
 use crate::encoding;
@@ -78,12 +78,13 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
         ));
     }
     let allow_rotation = request.allow_rotation.is_some_and(|a| a.0);
+    // Unlike key creation, import sets no one-hour minimum (as in OpenBao).
     let auto_rotate_period = request
         .auto_rotate_period
         .as_ref()
-        .map(|p| rotation_period(&p.0))
+        .map(|p| parse_duration(&p.0))
         .transpose()?
-        .unwrap_or(0);
+        .map_or(0, |seconds| u64::try_from(seconds).unwrap_or(0));
     if auto_rotate_period > 0 && !allow_rotation {
         return Err(ApiError::Wrapped(
             "allow_rotation must be set to true if auto-rotation is enabled".to_owned(),
@@ -93,9 +94,9 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
     let type_name = request
         .key_type
         .as_ref()
-        .map_or_else(|| "aes256-gcm96".to_owned(), |t| t.0.to_ascii_lowercase());
-    let Some(key_type) = KeyType::from_vault_name(&type_name) else {
-        if type_name == "xchacha20-poly1305" {
+        .map_or("aes256-gcm96", |t| t.0.as_str());
+    let Some(key_type) = KeyType::from_vault_name(&type_name.to_ascii_lowercase()) else {
+        if type_name.eq_ignore_ascii_case("xchacha20-poly1305") {
             return Err(ApiError::bad_request(format!(
                 "key type {type_name} is not supported by vault-kms yet"
             )));

@@ -471,7 +471,7 @@ pub fn list(service: &Service, params: &Params) -> Result<Response, ApiError> {
 }
 
 /// An `auto_rotate_period`: 0 to disable, else at least an hour (Vault's rule).
-pub(super) fn rotation_period(text: &str) -> Result<u64, ApiError> {
+fn rotation_period(text: &str) -> Result<u64, ApiError> {
     let seconds = parse_duration(text)?;
     if seconds != 0 && seconds < 3600 {
         return Err(ApiError::bad_request(
@@ -483,7 +483,7 @@ pub(super) fn rotation_period(text: &str) -> Result<u64, ApiError> {
 
 /// Seconds in a Vault duration: an integer number of seconds, or a Go duration
 /// such as `90m`, `2h` or `1d` (Vault accepts a `d` suffix).
-fn parse_duration(text: &str) -> Result<i64, ApiError> {
+pub(super) fn parse_duration(text: &str) -> Result<i64, ApiError> {
     let invalid = || {
         ApiError::bad_request(format!(
             "Field validation failed: error converting input for field \"auto_rotate_period\": \
