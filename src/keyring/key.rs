@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::crypto::aead::AeadKey;
 use crate::crypto::ecdsa::EcdsaKey;
 use crate::crypto::ed25519::Ed25519Key;
+use crate::crypto::kdf::Kdf;
 use crate::crypto::rsa::RsaKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
@@ -282,6 +283,8 @@ pub struct NamedKey {
     pub derived: bool,
     /// Whether encryption is deterministic per context and plaintext.
     pub convergent: bool,
+    /// The derivation function of a derived key.
+    pub kdf: Kdf,
     /// Bytes of key material for `hmac` keys; 0 for every other type.
     pub key_size: usize,
     /// Trimming, import, soft delete, backup and restore state.
@@ -320,6 +323,7 @@ impl NamedKey {
             settings: KeySettings::default(),
             derived: false,
             convergent: false,
+            kdf: Kdf::Hkdf,
             key_size,
             lifecycle: Lifecycle::default(),
             versions: BTreeMap::from([(1, Arc::new(first))]),

@@ -11,6 +11,7 @@ use serde::de::IgnoredAny;
 use super::NAME_FROM_PATH;
 use super::keys::parse_duration;
 use crate::crypto::KeyType;
+use crate::crypto::kdf::Kdf;
 use crate::crypto::wrap::OaepHash;
 use crate::encoding;
 use crate::http::error::ApiError;
@@ -140,6 +141,12 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
         },
         derived,
         convergent: false,
+        // OpenBao leaves imported keys on the older counter-mode KDF.
+        kdf: if derived {
+            Kdf::HmacSha256Counter
+        } else {
+            Kdf::Hkdf
+        },
         key_size,
         lifecycle: Lifecycle {
             imported: true,
