@@ -192,6 +192,27 @@ fn an_imported_hmac_key_of_any_allowed_size_matches_the_hmac_crate() {
     mac.update(b"message");
     assert_eq!(payload(&hmac), mac.finalize().into_bytes().to_vec());
 
+    // A new version of another size becomes the key's size, as OpenBao reports it.
+    let longer = random(64);
+    let answer = server.post(
+        "/v1/transit/keys/mac/import_version",
+        ROOT,
+        &json!({ "ciphertext": wrap(&public, &longer, Hash::Sha256) }).to_string(),
+    );
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let read = server.get("/v1/transit/keys/mac", ROOT).json();
+    assert_eq!(read["data"]["key_size"], 64);
+    let hmac = post_ok(
+        &server,
+        "/v1/transit/hmac/mac",
+        json!({ "input": b64(b"message") }),
+    )
+    .data_str("hmac");
+    assert!(hmac.starts_with("vault:v2:"), "{hmac}");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&longer).unwrap();
+    mac.update(b"message");
+    assert_eq!(payload(&hmac), mac.finalize().into_bytes().to_vec());
+
     let short = import(
         &server,
         "short-mac",

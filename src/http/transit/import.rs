@@ -4,6 +4,8 @@
 //! Material arrives wrapped for the mount's wrapping key (see [`crate::crypto::wrap`]).
 //! Most failures answer 500 with Vault's multierror text, as OpenBao does.
 
+use std::sync::Arc;
+
 use axum::response::Response;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -17,8 +19,9 @@ use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString, present};
 use crate::http::response::{envelope, no_content};
-use crate::keyring::key::{KeySettings, KeyVersion, Lifecycle};
+use crate::keyring::key::{KeyMaterial, KeySettings, KeyVersion, Lifecycle};
 use crate::keyring::{KeyringError, NamedKey, import};
+use crate::secret::SecretBytes;
 use crate::service::Service;
 
 const EXISTING_KEY: &str = "the import path cannot be used with an existing key; use \
@@ -123,10 +126,7 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
     let bytes = unwrap(service, &ciphertext.0, hash).await?;
     let material = import::material(key_type, bytes)
         .map_err(|m| ApiError::Wrapped(format!("error importing key: {m}")))?;
-    let key_size = match &material {
-        crate::keyring::key::KeyMaterial::Hmac(key) => key.len(),
-        _ => 0,
-    };
+    let key_size = hmac_key_size(&material);
     let now = service.clock.now();
     let version = KeyVersion::imported(material, now).map_err(ApiError::internal)?;
 
@@ -153,7 +153,7 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
             imported_allow_rotation: allow_rotation,
             ..Lifecycle::default()
         },
-        versions: [(1, std::sync::Arc::new(version))].into(),
+        versions: [(1, Arc::new(version))].into(),
     };
     match service.keyring.insert(key).await {
         Ok(_) => {}
@@ -222,6 +222,7 @@ pub async fn import_version(
     };
     let bytes = unwrap(service, &ciphertext.0, hash).await?;
     let material = import::material(key.key_type, bytes).map_err(ApiError::Wrapped)?;
+    let key_size = hmac_key_size(&material);
     let now = service.clock.now();
     let version = KeyVersion::imported(material, now).map_err(ApiError::internal)?;
 
@@ -231,11 +232,24 @@ pub async fn import_version(
             if !current.lifecycle.imported {
                 return Err(not_imported());
             }
-            Ok(current.with_version(version))
+            let mut next = current.with_version(version);
+            // Vault reports the size of the latest hmac key.
+            if key_size != 0 {
+                next.key_size = key_size;
+            }
+            Ok(next)
         })
         .await?;
     tracing::info!(key = %name, version = updated.latest_version(), "imported key version");
     Ok(no_content())
+}
+
+/// The size of an `hmac` key's material; 0 for every other type.
+fn hmac_key_size(material: &KeyMaterial) -> usize {
+    match material {
+        KeyMaterial::Hmac(key) => key.len(),
+        _ => 0,
+    }
 }
 
 fn not_imported() -> ApiError {
@@ -256,7 +270,7 @@ async fn unwrap(
     service: &Service,
     ciphertext: &str,
     hash: OaepHash,
-) -> Result<crate::secret::SecretBytes, ApiError> {
+) -> Result<SecretBytes, ApiError> {
     let wrapped = encoding::decode_std(ciphertext).map_err(|e| ApiError::Wrapped(e.to_string()))?;
     let wrapping_key = service.keyring.wrapping_key().await?;
     wrapping_key
