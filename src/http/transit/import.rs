@@ -69,98 +69,127 @@ struct ImportRequest {
     convergent_encryption: Option<IgnoredAny>,
 }
 
+/// The options of a key to import, checked in Vault's order.
+struct Creation {
+    key_type: KeyType,
+    derived: bool,
+    allow_rotation: bool,
+    auto_rotate_period: u64,
+}
+
+impl Creation {
+    fn of(request: &ImportRequest) -> Result<Self, ApiError> {
+        if request.convergent_encryption.is_some() {
+            return Err(ApiError::Wrapped(
+                "import cannot be used on keys with convergent encryption enabled".to_owned(),
+            ));
+        }
+        let allow_rotation = request.allow_rotation.is_some_and(|a| a.0);
+        // Unlike key creation, import sets no one-hour minimum (as in OpenBao).
+        let auto_rotate_period = request
+            .auto_rotate_period
+            .as_ref()
+            .map(|p| parse_duration(&p.0))
+            .transpose()?
+            .map_or(0, |seconds| u64::try_from(seconds).unwrap_or(0));
+        if auto_rotate_period > 0 && !allow_rotation {
+            return Err(ApiError::Wrapped(
+                "allow_rotation must be set to true if auto-rotation is enabled".to_owned(),
+            ));
+        }
+
+        let type_name = request
+            .key_type
+            .as_ref()
+            .map_or("aes256-gcm96", |t| t.0.as_str());
+        let Some(key_type) = KeyType::from_vault_name(&type_name.to_ascii_lowercase()) else {
+            if type_name.eq_ignore_ascii_case("xchacha20-poly1305") {
+                return Err(ApiError::bad_request(format!(
+                    "key type {type_name} is not supported by vault-kms yet"
+                )));
+            }
+            return Err(ApiError::bad_request(format!(
+                "unknown key type: {type_name}"
+            )));
+        };
+        Ok(Self {
+            key_type,
+            derived: request.derived.is_some_and(|d| d.0),
+            allow_rotation,
+            auto_rotate_period,
+        })
+    }
+
+    /// The new key, with `first` as version 1.
+    fn key(&self, name: &str, request: &ImportRequest, first: KeyVersion) -> NamedKey {
+        NamedKey {
+            name: name.to_owned(),
+            key_type: self.key_type,
+            settings: KeySettings {
+                exportable: request.exportable.is_some_and(|e| e.0),
+                allow_plaintext_backup: request.allow_plaintext_backup.is_some_and(|a| a.0),
+                auto_rotate_period: self.auto_rotate_period,
+                ..KeySettings::default()
+            },
+            derived: self.derived,
+            convergent: false,
+            // OpenBao leaves imported keys on the older counter-mode KDF.
+            kdf: if self.derived {
+                Kdf::HmacSha256Counter
+            } else {
+                Kdf::Hkdf
+            },
+            key_size: hmac_key_size(&first.material),
+            lifecycle: Lifecycle {
+                imported: true,
+                imported_allow_rotation: self.allow_rotation,
+                ..Lifecycle::default()
+            },
+            versions: [(1, Arc::new(first))].into(),
+        }
+    }
+}
+
 /// `POST keys/:name/import`: a new key whose version 1 is the unwrapped material.
 ///
 /// # Errors
 /// Vault's statuses and texts for each refusal; nothing is stored then.
 pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
     let (request, _) = params.decode::<ImportRequest>(NAME_FROM_PATH)?;
-    let _ = request.context;
-    if request.convergent_encryption.is_some() {
-        return Err(ApiError::Wrapped(
-            "import cannot be used on keys with convergent encryption enabled".to_owned(),
-        ));
-    }
-    let allow_rotation = request.allow_rotation.is_some_and(|a| a.0);
-    // Unlike key creation, import sets no one-hour minimum (as in OpenBao).
-    let auto_rotate_period = request
-        .auto_rotate_period
-        .as_ref()
-        .map(|p| parse_duration(&p.0))
-        .transpose()?
-        .map_or(0, |seconds| u64::try_from(seconds).unwrap_or(0));
-    if auto_rotate_period > 0 && !allow_rotation {
-        return Err(ApiError::Wrapped(
-            "allow_rotation must be set to true if auto-rotation is enabled".to_owned(),
-        ));
-    }
-
-    let type_name = request
-        .key_type
-        .as_ref()
-        .map_or("aes256-gcm96", |t| t.0.as_str());
-    let Some(key_type) = KeyType::from_vault_name(&type_name.to_ascii_lowercase()) else {
-        if type_name.eq_ignore_ascii_case("xchacha20-poly1305") {
-            return Err(ApiError::bad_request(format!(
-                "key type {type_name} is not supported by vault-kms yet"
-            )));
-        }
-        return Err(ApiError::bad_request(format!(
-            "unknown key type: {type_name}"
-        )));
-    };
+    let _ = &request.context;
+    let creation = Creation::of(&request)?;
     if service.keyring.get(name).is_some() {
         return Err(ApiError::Wrapped(EXISTING_KEY.to_owned()));
     }
     let hash = oaep_hash(request.hash_function.as_ref())?;
-    let derived = request.derived.is_some_and(|d| d.0);
-    if key_type == KeyType::Ed25519 && derived {
+    if creation.key_type == KeyType::Ed25519 && creation.derived {
         return Err(ApiError::bad_request(
             "derived ed25519 keys are not supported by vault-kms yet",
         ));
     }
 
-    let Some(ciphertext) = request.ciphertext else {
-        return Err(public_only(key_type, request.public_key.as_ref(), true));
+    let Some(ciphertext) = &request.ciphertext else {
+        return Err(public_only(
+            creation.key_type,
+            request.public_key.as_ref(),
+            true,
+        ));
     };
     let bytes = unwrap(service, &ciphertext.0, hash).await?;
-    let material = import::material(key_type, bytes)
+    let material = import::material(creation.key_type, bytes)
         .map_err(|m| ApiError::Wrapped(format!("error importing key: {m}")))?;
-    let key_size = hmac_key_size(&material);
-    let now = service.clock.now();
-    let version = KeyVersion::imported(material, now).map_err(ApiError::internal)?;
+    let first = KeyVersion::imported(material, service.clock.now()).map_err(ApiError::internal)?;
 
-    let key = NamedKey {
-        name: name.to_owned(),
-        key_type,
-        settings: KeySettings {
-            exportable: request.exportable.is_some_and(|e| e.0),
-            allow_plaintext_backup: request.allow_plaintext_backup.is_some_and(|a| a.0),
-            auto_rotate_period,
-            ..KeySettings::default()
-        },
-        derived,
-        convergent: false,
-        // OpenBao leaves imported keys on the older counter-mode KDF.
-        kdf: if derived {
-            Kdf::HmacSha256Counter
-        } else {
-            Kdf::Hkdf
-        },
-        key_size,
-        lifecycle: Lifecycle {
-            imported: true,
-            imported_allow_rotation: allow_rotation,
-            ..Lifecycle::default()
-        },
-        versions: [(1, Arc::new(version))].into(),
-    };
-    match service.keyring.insert(key).await {
+    match service
+        .keyring
+        .insert(creation.key(name, &request, first))
+        .await
+    {
         Ok(_) => {}
         Err(KeyringError::Exists) => return Err(ApiError::Wrapped(EXISTING_KEY.to_owned())),
         Err(other) => return Err(other.into()),
     }
-    tracing::info!(key = %name, key_type = %key_type, "imported key");
+    tracing::info!(key = %name, key_type = %creation.key_type, "imported key");
     Ok(no_content())
 }
 
