@@ -471,3 +471,36 @@ fn an_admin_token_reaches_import_for_its_own_key_only() {
     let new = server.post("/v1/transit/keys/fresh/import", &admin, "{}");
     assert_eq!(new.status, 403, "{}", new.body);
 }
+
+#[test]
+fn derived_imported_keys_use_the_counter_kdf_across_restarts() {
+    let mut server = Server::start_dev();
+    let public = wrapping_key(&server);
+    let raw = random(32);
+    let body = json!({ "ciphertext": wrap(&public, &raw, Hash::Sha256), "derived": true });
+    assert_eq!(import(&server, "derived", body).status, 204);
+    server.restart();
+
+    let read = server.get("/v1/transit/keys/derived", ROOT).json();
+    assert_eq!(read["data"]["kdf"], "hmac-sha256-counter");
+    assert_eq!(read["data"]["kdf_mode"], "hmac-sha256-counter");
+    let sealed = post_ok(
+        &server,
+        "/v1/transit/encrypt/derived",
+        json!({ "plaintext": b64(b"tenant data"), "context": b64(b"tenant-7") }),
+    )
+    .data_str("ciphertext");
+
+    // NIST SP 800-108 counter mode, one block: HMAC(key, BE32(0) || context || BE32(256)).
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&raw).unwrap();
+    mac.update(&0u32.to_be_bytes());
+    mac.update(b"tenant-7");
+    mac.update(&256u32.to_be_bytes());
+    let derived = mac.finalize().into_bytes();
+    let sealed = payload(&sealed);
+    let (nonce, body) = sealed.split_at(12);
+    let opened = Aes256Gcm::new_from_slice(&derived)
+        .unwrap()
+        .decrypt(Nonce::from_slice(nonce), body);
+    assert_eq!(opened.unwrap(), b"tenant data");
+}
