@@ -124,3 +124,30 @@ async fn the_schedule_survives_a_restart() {
     assert_eq!(service.keyring.rotate_due_keys().await.len(), 1);
     assert_eq!(latest(&service, "rotating"), 3);
 }
+
+#[tokio::test]
+async fn imported_keys_rotate_automatically_only_when_their_import_allowed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let service = open(dir.path(), clock.clone());
+    for (key, allow) in [("rotating", true), ("still", false)] {
+        service
+            .keyring
+            .update::<vault_kms::keyring::KeyringError>(key, |k| {
+                let mut next = k.clone();
+                next.settings.auto_rotate_period = 3600;
+                next.lifecycle.imported = true;
+                next.lifecycle.imported_allow_rotation = allow;
+                Ok(next)
+            })
+            .await
+            .unwrap();
+    }
+
+    clock.advance(Duration::hours(2));
+    assert_eq!(service.keyring.rotate_due_keys().await, vec!["rotating"]);
+    assert_eq!(latest(&service, "still"), 1);
+    assert!(service.keyring.get("still").unwrap().lifecycle.imported);
+    // As in OpenBao, a rotation with generated material ends the imported state.
+    assert!(!service.keyring.get("rotating").unwrap().lifecycle.imported);
+}

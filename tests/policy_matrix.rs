@@ -83,6 +83,8 @@ enum Reached {
     WrongMethod,
     /// 404 `unsupported path`: the ACL grants the path but no route serves it.
     NoRoute,
+    /// The handler's own refusal: a 500 with Vault's multierror text.
+    Refused(&'static str),
 }
 
 /// One request of the matrix.
@@ -188,6 +190,29 @@ fn key_probes(key: &'static str) -> Vec<Probe> {
         Probe::new("GET", format!("{base}/soft-delete"), None, admin),
         Probe::new("GET", format!("{base}/trim"), None, admin),
         Probe::new("DELETE", format!("{base}/trim"), None, admin),
+        // Import makes new keys only, so the admin of an existing key reaches the
+        // handler and is refused by it; import_version needs an imported key.
+        Probe::new(
+            "POST",
+            format!("{base}/import"),
+            Some(r#"{"ciphertext":""}"#.into()),
+            admin,
+        )
+        .answers(Reached::Refused(
+            "the import path cannot be used with an existing key; use import-version to \
+             rotate an existing imported key",
+        )),
+        Probe::new("GET", format!("{base}/import"), None, admin),
+        Probe::new(
+            "POST",
+            format!("{base}/import_version"),
+            Some("{}".into()),
+            admin,
+        )
+        .answers(Reached::Refused(
+            "the import_version endpoint can only be used with an imported key",
+        )),
+        Probe::new("GET", format!("{base}/import_version"), None, admin),
         Probe::new("GET", format!("{base}/nonexistent-sub"), None, admin).answers(Reached::NoRoute),
         Probe::new(
             "POST",
@@ -274,6 +299,7 @@ fn other_probes() -> Vec<Probe> {
         nobody("LIST", "/v1/transit/keys"),
         nobody("GET", "/v1/transit/keys?list=true"),
         nobody("GET", "/v1/transit/unknown"),
+        nobody("GET", "/v1/transit/wrapping_key"),
         Probe::new(
             "POST",
             "/v1/transit/unknown".into(),
@@ -314,6 +340,11 @@ fn mismatch(probe: &Probe, granted: bool, token: &str, answer: &Answer) -> Optio
     match &probe.reached {
         Reached::WrongMethod => expect_error(answer, 405, UNSUPPORTED_OPERATION),
         Reached::NoRoute => expect_error(answer, 404, UNSUPPORTED_PATH),
+        Reached::Refused(message) => expect_error(
+            answer,
+            500,
+            &format!("1 error occurred:\n\t* {message}\n\n"),
+        ),
         Reached::Ok(field, member) => {
             if answer.status != 200 {
                 return Some(format!("expected 200, got {}", answer.status));

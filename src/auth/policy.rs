@@ -260,10 +260,12 @@ mod tests {
         for cap in [Read, Create, Update, Delete] {
             assert!(admin.allows("transit/keys/k/rotate", cap));
             assert!(admin.allows("transit/keys/k/config", cap));
+            assert!(admin.allows("transit/keys/k/import_version", cap));
         }
         assert!(!admin.allows("transit/keys/k/rotate", List));
         assert!(!admin.allows("transit/keys/kk/rotate", Update));
         assert!(!admin.allows("transit/keys/", List));
+        assert!(!admin.allows("transit/wrapping_key", Read));
         assert!(!admin.allows("transit/encrypt/k", Update));
     }
 

@@ -10,6 +10,7 @@
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
 //! - [`export`]: key material in the DER and PEM encodings that `export` answers with
 //!   (RustCrypto's `pkcs8`, `pkcs1` and `sec1` format crates; no primitives).
+//! - [`wrap`]: the BYOK wrapping key and the unwrapping of imported material.
 //!
 //! Nothing here knows about key versions or policies; that is `keyring`'s job.
 
@@ -22,6 +23,7 @@ pub mod hmac;
 pub mod kdf;
 pub mod rsa;
 pub mod rsa_signing;
+pub mod wrap;
 
 use std::fmt;
 

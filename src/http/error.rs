@@ -139,6 +139,7 @@ impl From<KeyringError> for ApiError {
             KeyringError::NotFound => Self::bad_request("key not found"),
             // Rotating a soft-deleted key is a 500 in OpenBao.
             KeyringError::SoftDeleted(err) => Self::Wrapped(err.to_string()),
+            KeyringError::RotationRefused(_) => Self::Wrapped(err.to_string()),
             other => Self::internal(other),
         }
     }

@@ -82,6 +82,12 @@ pub enum Transit<'a> {
     SoftDelete(&'a str),
     /// `keys/:name/soft-delete-restore` (OpenBao).
     SoftDeleteRestore(&'a str),
+    /// `keys/:name/import`: a new key from wrapped material.
+    Import(&'a str),
+    /// `keys/:name/import_version`: a new version from wrapped material.
+    ImportVersion(&'a str),
+    /// `wrapping_key`: the public key that wraps material for import.
+    WrappingKey,
     /// `encrypt/:name`.
     Encrypt(&'a str),
     /// `decrypt/:name`.
@@ -130,6 +136,7 @@ impl<'a> Route<'a> {
         match self {
             Route::LookupSelf => operation == Operation::Read,
             Route::Transit(Transit::Keys) => operation == Operation::List,
+            Route::Transit(Transit::WrappingKey) => operation == Operation::Read,
             Route::Transit(Transit::ConfigKeys | Transit::CacheConfig) => {
                 matches!(operation, Operation::Read | Operation::Update)
             }
@@ -155,6 +162,9 @@ impl<'a> Route<'a> {
                 Transit::Trim(_) => "transit/keys/:name/trim",
                 Transit::SoftDelete(_) => "transit/keys/:name/soft-delete",
                 Transit::SoftDeleteRestore(_) => "transit/keys/:name/soft-delete-restore",
+                Transit::Import(_) => "transit/keys/:name/import",
+                Transit::ImportVersion(_) => "transit/keys/:name/import_version",
+                Transit::WrappingKey => "transit/wrapping_key",
                 Transit::Encrypt(_) => "transit/encrypt/:name",
                 Transit::Decrypt(_) => "transit/decrypt/:name",
                 Transit::Rewrap(_) => "transit/rewrap/:name",
@@ -182,6 +192,9 @@ impl<'a> Transit<'a> {
         }
         if rest == "cache-config" {
             return Some(Transit::CacheConfig);
+        }
+        if rest == "wrapping_key" {
+            return Some(Transit::WrappingKey);
         }
         if rest == "random" {
             return Some(Transit::Random(None));
@@ -213,6 +226,8 @@ impl<'a> Transit<'a> {
             ("keys", Some("trim")) => Transit::Trim(name),
             ("keys", Some("soft-delete")) => Transit::SoftDelete(name),
             ("keys", Some("soft-delete-restore")) => Transit::SoftDeleteRestore(name),
+            ("keys", Some("import")) => Transit::Import(name),
+            ("keys", Some("import_version")) => Transit::ImportVersion(name),
             ("encrypt", None) => Transit::Encrypt(name),
             ("decrypt", None) => Transit::Decrypt(name),
             ("rewrap", None) => Transit::Rewrap(name),
@@ -246,7 +261,8 @@ impl<'a> Transit<'a> {
             | Transit::Random(_)
             | Transit::Hash(_)
             | Transit::ConfigKeys
-            | Transit::CacheConfig => None,
+            | Transit::CacheConfig
+            | Transit::WrappingKey => None,
             Transit::Hmac(n, _) => Some(n),
             Transit::Datakey(_, n) => Some(n),
             Transit::Export(_, n, _) => Some(n),
@@ -256,6 +272,8 @@ impl<'a> Transit<'a> {
             | Transit::Trim(n)
             | Transit::SoftDelete(n)
             | Transit::SoftDeleteRestore(n)
+            | Transit::Import(n)
+            | Transit::ImportVersion(n)
             | Transit::Encrypt(n)
             | Transit::Decrypt(n)
             | Transit::Rewrap(n)
@@ -312,6 +330,18 @@ mod tests {
         assert_eq!(
             parse("transit/datakey/wrapped/k"),
             Route::Transit(Transit::Datakey("wrapped", "k"))
+        );
+        assert_eq!(
+            parse("transit/keys/k/import"),
+            Route::Transit(Transit::Import("k"))
+        );
+        assert_eq!(
+            parse("transit/keys/k/import_version"),
+            Route::Transit(Transit::ImportVersion("k"))
+        );
+        assert_eq!(
+            parse("transit/wrapping_key"),
+            Route::Transit(Transit::WrappingKey)
         );
         assert_eq!(
             parse("transit/random"),
@@ -394,6 +424,9 @@ mod tests {
         assert!(soft_delete.allows(Operation::Delete) && !soft_delete.allows(Operation::Update));
         assert!(restore.allows(Operation::Update) && !restore.allows(Operation::Delete));
         assert!(trim.allows(Operation::Update) && !trim.allows(Operation::Read));
+        let wrapping_key = Route::Transit(Transit::WrappingKey);
+        assert!(wrapping_key.allows(Operation::Read) && !wrapping_key.allows(Operation::Update));
+        assert!(!Route::Transit(Transit::Import("k")).allows(Operation::Read));
         assert_eq!(Operation::of(&Method::GET, true), Operation::List);
         assert_eq!(
             Operation::of(&Method::from_bytes(b"LIST").unwrap(), false),

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::key::{KeyMaterial, KeyVersion, NamedKey};
 use crate::crypto::aead::{AeadAlgorithm, AeadKey};
-use crate::crypto::kdf::{self, CONVERGENT_MAC_LEN};
+use crate::crypto::kdf::{self, CONVERGENT_MAC_LEN, Kdf};
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
 
@@ -43,6 +43,10 @@ pub enum CipherError {
     /// An RSA ciphertext did not decrypt (an internal error in Vault).
     #[error("failed to RSA decrypt the ciphertext: crypto/rsa: decryption error")]
     RsaDecrypt,
+    /// Decryption with a counter-KDF key shorter than the KDF's 32-byte block (an
+    /// internal error in Vault, which encrypts with the same key but cannot decrypt).
+    #[error("could not derive enc key, length not correct")]
+    DerivedKeyLength,
     /// A primitive failed.
     #[error("cryptographic operation failed")]
     Internal,
@@ -52,7 +56,10 @@ impl CipherError {
     /// Whether Vault reports this error as a client mistake (400) rather than an
     /// internal error (500).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::RsaTooLong | Self::RsaDecrypt | Self::Internal)
+        !matches!(
+            self,
+            Self::RsaTooLong | Self::RsaDecrypt | Self::DerivedKeyLength | Self::Internal
+        )
     }
 }
 
@@ -81,7 +88,7 @@ pub fn encrypt(
             }
             let context = context.ok_or(CipherError::MissingContext)?;
             if !key.convergent {
-                return Ok(derived_key(base, context)?.seal(plaintext, aad)?);
+                return Ok(derived_key(base, key.kdf, context)?.seal(plaintext, aad)?);
             }
 
             let derived = kdf::derive(
@@ -125,7 +132,12 @@ pub fn decrypt(
             let derived;
             let cipher = if key.derived {
                 let context = context.ok_or(CipherError::MissingContext)?;
-                derived = derived_key(base, context)?;
+                if key.kdf == Kdf::HmacSha256Counter
+                    && base.algorithm().key_len() != kdf::COUNTER_KDF_LEN
+                {
+                    return Err(CipherError::DerivedKeyLength);
+                }
+                derived = derived_key(base, key.kdf, context)?;
                 &derived
             } else {
                 base
@@ -149,10 +161,16 @@ pub fn decrypt(
     }
 }
 
-/// The per-context key of a derived AEAD key: the first `key_len` bytes of HKDF.
-fn derived_key(base: &AeadKey, context: &[u8]) -> Result<AeadKey, CryptoError> {
+/// The per-context key of a derived AEAD key: the first `key_len` bytes of the KDF.
+fn derived_key(base: &AeadKey, kdf: Kdf, context: &[u8]) -> Result<AeadKey, CryptoError> {
     let algorithm = base.algorithm();
-    let bytes = kdf::derive(base.raw().expose(), context, algorithm.key_len())?;
+    let bytes = match kdf {
+        Kdf::Hkdf => kdf::derive(base.raw().expose(), context, algorithm.key_len())?,
+        Kdf::HmacSha256Counter => {
+            let block = kdf::derive_counter(base.raw().expose(), context);
+            SecretBytes::new(block.expose()[..algorithm.key_len()].to_vec())
+        }
+    };
     AeadKey::from_bytes(algorithm, bytes)
 }
 

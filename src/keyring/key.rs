@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::crypto::aead::AeadKey;
 use crate::crypto::ecdsa::EcdsaKey;
 use crate::crypto::ed25519::Ed25519Key;
+use crate::crypto::kdf::Kdf;
 use crate::crypto::rsa::RsaKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
@@ -115,6 +116,23 @@ pub struct KeyVersion {
 }
 
 impl KeyVersion {
+    /// A version holding imported `material`, with a fresh HMAC key unless the
+    /// material is itself an HMAC key.
+    ///
+    /// # Errors
+    /// [`CryptoError::Internal`] when the OS has no randomness to give.
+    pub fn imported(material: KeyMaterial, now: OffsetDateTime) -> Result<Self, CryptoError> {
+        let hmac_key = match &material {
+            KeyMaterial::Hmac(key) => key.clone(),
+            _ => SecretBytes::random(HMAC_KEY_LEN).map_err(|_| CryptoError::Internal)?,
+        };
+        Ok(Self {
+            created: now,
+            material,
+            hmac_key,
+        })
+    }
+
     /// A new version of `key_type` created at `now`.
     ///
     /// # Errors
@@ -272,6 +290,8 @@ pub struct NamedKey {
     pub derived: bool,
     /// Whether encryption is deterministic per context and plaintext.
     pub convergent: bool,
+    /// The derivation function of a derived key.
+    pub kdf: Kdf,
     /// Bytes of key material for `hmac` keys; 0 for every other type.
     pub key_size: usize,
     /// Trimming, import, soft delete, backup and restore state.
@@ -310,6 +330,7 @@ impl NamedKey {
             settings: KeySettings::default(),
             derived: false,
             convergent: false,
+            kdf: Kdf::Hkdf,
             key_size,
             lifecycle: Lifecycle::default(),
             versions: BTreeMap::from([(1, Arc::new(first))]),
@@ -346,6 +367,9 @@ impl NamedKey {
 
     /// This key with one more version.
     ///
+    /// Like Vault, a rotation with generated material ends the key's `imported`
+    /// state; an imported key that does not allow rotation is never rotated.
+    ///
     /// # Errors
     /// [`CryptoError`] when key generation fails.
     pub fn rotated(&self, now: OffsetDateTime) -> Result<Self, CryptoError> {
@@ -353,7 +377,21 @@ impl NamedKey {
         let version = KeyVersion::generate(self.key_type, self.key_size, now)?;
         next.versions
             .insert(self.latest_version() + 1, Arc::new(version));
+        next.lifecycle.imported = false;
         Ok(next)
+    }
+
+    /// Whether Vault refuses to rotate this key: imported without `allow_rotation`.
+    pub fn rotation_refused(&self) -> bool {
+        self.lifecycle.imported && !self.lifecycle.imported_allow_rotation
+    }
+
+    /// This key with `version` appended as the new latest version.
+    pub fn with_version(&self, version: KeyVersion) -> Self {
+        let mut next = self.clone();
+        next.versions
+            .insert(self.latest_version() + 1, Arc::new(version));
+        next
     }
 
     /// Whether automatic rotation is due at `now`: a period is set and the latest
@@ -362,7 +400,7 @@ impl NamedKey {
     /// is never due, as OpenBao skips it.
     pub fn rotation_due(&self, now: OffsetDateTime) -> bool {
         let period = self.settings.auto_rotate_period;
-        if period == 0 || self.lifecycle.soft_deleted {
+        if period == 0 || self.lifecycle.soft_deleted || self.rotation_refused() {
             return false;
         }
         let Some(latest) = self.versions.values().next_back() else {

@@ -1,6 +1,7 @@
 //! The keyring: every named key, held in memory and persisted through the barrier.
 //!
 //! - [`cipher`]: encryption and decryption with derivation, convergence and RSA.
+//! - [`import`]: imported (BYOK) key material checked against the key type.
 //! - [`key`]: a named key's versions and the version rules of each operation.
 //! - [`stored`]: the persisted form of a key.
 //! - [`versioned`]: the `vault:vN:` strings that carry ciphertexts and signatures.
@@ -10,6 +11,7 @@
 //! visible, so a 2xx answer for a change means it is on disk.
 
 pub mod cipher;
+pub mod import;
 pub mod key;
 pub mod stored;
 pub mod versioned;
@@ -19,7 +21,9 @@ use std::sync::{Arc, RwLock};
 
 use crate::barrier::{Barrier, BarrierError};
 use crate::clock::Clock;
+use crate::crypto::wrap::WrappingKey;
 use crate::crypto::{CryptoError, KeyType};
+use crate::secret::SecretBytes;
 pub use key::NamedKey;
 
 /// A failure of a keyring operation.
@@ -61,6 +65,12 @@ pub enum KeyringError {
     /// The blocking write task did not finish.
     #[error("storage write task failed")]
     WriteTask,
+    /// An imported key whose import did not allow rotation (Vault's text).
+    #[error("imported key {0} does not allow rotation within Vault")]
+    RotationRefused(String),
+    /// A key of that name already exists.
+    #[error("key already exists")]
+    Exists,
 }
 
 /// What a key created over the API looks like.
@@ -136,6 +146,9 @@ const DECLARED_HMAC_KEY_SIZE: usize = 32;
 /// Storage path of the mount settings.
 const MOUNT_SETTINGS_PATH: &str = "core/mount-settings";
 
+/// Storage path of the BYOK wrapping key: outside `keys/`, so no key name reaches it.
+const WRAPPING_KEY_PATH: &str = "core/wrapping-key";
+
 /// All named keys of a data dir.
 #[derive(Debug)]
 pub struct Keyring {
@@ -143,6 +156,7 @@ pub struct Keyring {
     clock: Arc<dyn Clock>,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
     mount: tokio::sync::RwLock<MountSettings>,
+    wrapping_key: tokio::sync::OnceCell<Arc<WrappingKey>>,
 }
 
 impl Keyring {
@@ -170,6 +184,7 @@ impl Keyring {
             clock,
             slots: RwLock::new(slots),
             mount: tokio::sync::RwLock::new(mount),
+            wrapping_key: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -401,6 +416,7 @@ impl Keyring {
             // rotation does not lead to a second one.
             let result = self
                 .update(&name, |key| {
+                    // `rotation_due` is false for keys that refuse rotation.
                     if key.rotation_due(now) {
                         Ok(key.rotated(now)?)
                     } else {
@@ -422,15 +438,78 @@ impl Keyring {
     /// Adds a new latest version to a key, durably.
     ///
     /// # Errors
-    /// [`KeyringError`] when the key is missing or soft-deleted, or generation or
-    /// storage fails.
+    /// [`KeyringError`] when the key is missing or soft-deleted, is imported without
+    /// allowing rotation, or generation or storage fails.
     pub async fn rotate(&self, name: &str) -> Result<Arc<NamedKey>, KeyringError> {
         let now = self.clock.now();
         self.update(name, |key| {
             key.usable()?;
+            if key.rotation_refused() {
+                return Err(KeyringError::RotationRefused(key.name.clone()));
+            }
             Ok(key.rotated(now)?)
         })
         .await
+    }
+
+    /// Stores a new key built elsewhere (an import); it is on disk before it is
+    /// visible.
+    ///
+    /// # Errors
+    /// [`KeyringError::Exists`] when a key of that name exists, or a storage failure.
+    pub async fn insert(&self, key: NamedKey) -> Result<Arc<NamedKey>, KeyringError> {
+        if self.get(&key.name).is_some() {
+            return Err(KeyringError::Exists);
+        }
+        let barrier = self.barrier.clone();
+        let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
+        let path = stored::path(&key.name);
+        let created = tokio::task::spawn_blocking(move || barrier.put_if_absent(&path, &encoded))
+            .await
+            .map_err(|_| KeyringError::WriteTask)??;
+        if !created {
+            return Err(KeyringError::Exists);
+        }
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        let slot = slots
+            .entry(key.name.clone())
+            .or_insert_with(|| Slot::new(key));
+        Ok(slot.snapshot())
+    }
+
+    /// The BYOK wrapping key: loaded from storage, or generated and stored on first
+    /// use. Concurrent first calls agree on one key, across processes too.
+    ///
+    /// # Errors
+    /// [`KeyringError`] when generation or storage fails, or the stored key is bad.
+    pub async fn wrapping_key(&self) -> Result<Arc<WrappingKey>, KeyringError> {
+        self.wrapping_key
+            .get_or_try_init(|| async {
+                let barrier = self.barrier.clone();
+                tokio::task::spawn_blocking(move || Self::load_wrapping_key(&barrier))
+                    .await
+                    .map_err(|_| KeyringError::WriteTask)?
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    fn load_wrapping_key(barrier: &Barrier) -> Result<WrappingKey, KeyringError> {
+        let corrupt = || KeyringError::Corrupt {
+            name: WRAPPING_KEY_PATH.to_owned(),
+            source: stored::DecodeError::Material(1),
+        };
+        if let Some(bytes) = barrier.get(WRAPPING_KEY_PATH)? {
+            return WrappingKey::from_pkcs8(SecretBytes::new(bytes.to_vec()))
+                .map_err(|_| corrupt());
+        }
+        let key = WrappingKey::generate()?;
+        if barrier.put_if_absent(WRAPPING_KEY_PATH, key.pkcs8().expose())? {
+            return Ok(key);
+        }
+        let bytes = barrier.get(WRAPPING_KEY_PATH)?.ok_or_else(corrupt)?;
+        WrappingKey::from_pkcs8(SecretBytes::new(bytes.to_vec())).map_err(|_| corrupt())
     }
 }
 

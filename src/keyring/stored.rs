@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::key::{KeyMaterial, KeySettings, KeyVersion, Lifecycle, NamedKey, Stamp};
+use crate::crypto::kdf::Kdf;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
 
@@ -39,6 +40,8 @@ struct StoredKey {
     derived: bool,
     #[serde(default)]
     convergent_encryption: bool,
+    #[serde(default)]
+    kdf: Kdf,
     #[serde(default)]
     min_available_version: u32,
     #[serde(default)]
@@ -106,6 +109,7 @@ pub fn encode(key: &NamedKey) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
         key_size: key.key_size,
         derived: key.derived,
         convergent_encryption: key.convergent,
+        kdf: key.kdf,
         min_available_version: key.lifecycle.min_available_version,
         soft_deleted: key.lifecycle.soft_deleted,
         imported: key.lifecycle.imported,
@@ -173,6 +177,7 @@ pub fn decode(bytes: &[u8]) -> Result<NamedKey, DecodeError> {
         },
         derived: stored.derived,
         convergent: stored.convergent_encryption,
+        kdf: stored.kdf,
         key_size: stored.key_size,
         lifecycle: Lifecycle {
             min_available_version: stored.min_available_version,

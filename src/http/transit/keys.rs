@@ -9,6 +9,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::NAME_FROM_PATH;
 use crate::crypto::KeyType;
+use crate::crypto::kdf::Kdf;
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
@@ -37,6 +38,8 @@ struct KeyDescription<'a> {
     imported_key_allow_rotation: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kdf: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kdf_mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key_size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,7 +158,8 @@ fn describe_in_context(
         imported_key_allow_rotation: lifecycle
             .imported
             .then_some(lifecycle.imported_allow_rotation),
-        kdf: key.derived.then_some("hkdf_sha256"),
+        kdf: key.derived.then_some(key.kdf.name()),
+        kdf_mode: (key.derived && key.kdf == Kdf::HmacSha256Counter).then_some(key.kdf.name()),
         key_size: (key.key_size != 0).then_some(key.key_size),
         keys: (key.key_type != KeyType::Hmac).then_some(keys),
         latest_version: key.latest_version(),
@@ -517,7 +521,7 @@ fn rotation_period(text: &str) -> Result<u64, ApiError> {
 
 /// Seconds in a Vault duration: an integer number of seconds, or a Go duration
 /// such as `90m`, `2h` or `1d` (Vault accepts a `d` suffix).
-fn parse_duration(text: &str) -> Result<i64, ApiError> {
+pub(super) fn parse_duration(text: &str) -> Result<i64, ApiError> {
     let invalid = || {
         ApiError::bad_request(format!(
             "Field validation failed: error converting input for field \"auto_rotate_period\": \

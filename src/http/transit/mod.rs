@@ -12,6 +12,7 @@
 //! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
 //! - [`export`]: key material in Vault's export encodings.
+//! - [`import`]: bring your own key: the wrapping key, import and import_version.
 
 pub mod batch;
 pub mod datakey;
@@ -20,6 +21,7 @@ pub mod encrypt;
 pub mod export;
 pub mod hash;
 pub mod hmac;
+pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod mount;
@@ -57,6 +59,9 @@ pub async fn handle(
         Transit::SoftDeleteRestore(name) => {
             lifecycle::soft_delete_restore(service, name, &params).await
         }
+        Transit::Import(name) => import::import(service, name, &params).await,
+        Transit::ImportVersion(name) => import::import_version(service, name, &params).await,
+        Transit::WrappingKey => import::wrapping_key(service, &params).await,
         Transit::Encrypt(name) => encrypt::encrypt(service, name, &params).await,
         Transit::Decrypt(name) => decrypt::decrypt(service, name, &params),
         Transit::Rewrap(name) => decrypt::rewrap(service, name, &params),

@@ -1,0 +1,144 @@
+//! Imported key material: checking unwrapped bytes against the key type.
+//!
+//! Symmetric and `hmac` keys arrive as raw bytes; key pairs as PKCS#8 DER. What a
+//! PKCS#8 blob holds is found out by trying each algorithm, so that a mismatch is
+//! named as OpenBao names it (with Go's type names, which are part of its texts).
+
+use aws_lc_rs::encoding::AsBigEndian;
+use aws_lc_rs::rsa::PrivateDecryptingKey;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
+    EcdsaKeyPair, Ed25519KeyPair,
+};
+
+use super::key::{HMAC_KEY_SIZES, KeyMaterial};
+use crate::crypto::KeyType;
+use crate::crypto::ecdsa::Curve;
+use crate::secret::SecretBytes;
+
+/// What a PKCS#8 private key turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Ecdsa(Curve),
+    Ed25519,
+    /// An RSA key with a modulus of this many bytes.
+    Rsa(usize),
+}
+
+impl Found {
+    /// The Go type OpenBao names in its mismatch texts.
+    fn go_type(self) -> &'static str {
+        match self {
+            Found::Ecdsa(_) => "*ecdsa.PrivateKey",
+            Found::Ed25519 => "ed25519.PrivateKey",
+            Found::Rsa(_) => "*rsa.PrivateKey",
+        }
+    }
+}
+
+fn identify(pkcs8: &[u8]) -> Option<Found> {
+    for (curve, algorithm) in [
+        (Curve::P256, &ECDSA_P256_SHA256_ASN1_SIGNING),
+        (Curve::P384, &ECDSA_P384_SHA384_ASN1_SIGNING),
+        (Curve::P521, &ECDSA_P521_SHA512_ASN1_SIGNING),
+    ] {
+        if EcdsaKeyPair::from_pkcs8(algorithm, pkcs8).is_ok() {
+            return Some(Found::Ecdsa(curve));
+        }
+    }
+    if Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).is_ok() {
+        return Some(Found::Ed25519);
+    }
+    PrivateDecryptingKey::from_pkcs8(pkcs8)
+        .ok()
+        .map(|key| Found::Rsa(key.key_size_bytes()))
+}
+
+/// Loads unwrapped `bytes` as a version of `key_type`.
+///
+/// # Errors
+/// OpenBao's message (without its `error importing key: ` prefix) when the bytes do
+/// not fit the type.
+pub fn material(key_type: KeyType, bytes: SecretBytes) -> Result<KeyMaterial, String> {
+    let size = bytes.len();
+    let wrong_size = || format!("invalid key size {size} bytes for key type {key_type}");
+    if key_type == KeyType::Hmac {
+        if !HMAC_KEY_SIZES.contains(&size) {
+            return Err(wrong_size());
+        }
+        return Ok(KeyMaterial::Hmac(bytes));
+    }
+    if let Some(algorithm) = key_type.aead() {
+        if size != algorithm.key_len() {
+            return Err(wrong_size());
+        }
+        return KeyMaterial::from_stored(key_type, bytes).map_err(|_| wrong_size());
+    }
+
+    let Some(found) = identify(bytes.expose()) else {
+        return Err("error parsing asymmetric key: not a PKCS#8 private key".to_owned());
+    };
+    let wrong_type = || {
+        format!(
+            "invalid key type: expected {key_type}, got {}",
+            found.go_type()
+        )
+    };
+    let unusable = |_| "error parsing asymmetric key: unusable private key".to_owned();
+    match (key_type.curve(), key_type.rsa_bits(), found) {
+        (Some(curve), _, Found::Ecdsa(got)) if got == curve => {
+            KeyMaterial::from_stored(key_type, bytes).map_err(unusable)
+        }
+        (Some(curve), _, Found::Ecdsa(got)) => Err(format!(
+            "invalid curve: expected {}, got {}",
+            curve.name(),
+            got.name()
+        )),
+        (_, Some(bits), Found::Rsa(got)) if got == bits / 8 => {
+            KeyMaterial::from_stored(key_type, bytes).map_err(unusable)
+        }
+        (_, Some(bits), Found::Rsa(got)) => Err(format!(
+            "invalid key size: expected {} bytes, got {got} bytes",
+            bits / 8
+        )),
+        _ if key_type == KeyType::Ed25519 && found == Found::Ed25519 => {
+            let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes.expose())
+                .map_err(|_| wrong_type())?;
+            let seed = pair
+                .seed()
+                .and_then(|seed| seed.as_be_bytes())
+                .map_err(|_| wrong_type())?;
+            let seed = SecretBytes::new(seed.as_ref().to_vec());
+            KeyMaterial::from_stored(key_type, seed).map_err(unusable)
+        }
+        _ => Err(wrong_type()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::ecdsa::EcdsaKey;
+
+    #[test]
+    fn raw_keys_must_have_the_types_size() {
+        let err = material(KeyType::Aes256Gcm96, SecretBytes::new(vec![0; 16])).unwrap_err();
+        assert_eq!(err, "invalid key size 16 bytes for key type aes256-gcm96");
+        let err = material(KeyType::Hmac, SecretBytes::new(vec![0; 31])).unwrap_err();
+        assert_eq!(err, "invalid key size 31 bytes for key type hmac");
+        assert!(material(KeyType::Hmac, SecretBytes::new(vec![0; 48])).is_ok());
+    }
+
+    #[test]
+    fn key_pairs_of_another_curve_or_type_are_named() {
+        let p384 = EcdsaKey::generate(Curve::P384).unwrap();
+        let err = material(KeyType::EcdsaP256, p384.pkcs8().clone()).unwrap_err();
+        assert_eq!(err, "invalid curve: expected P-256, got P-384");
+        let err = material(KeyType::Ed25519, p384.pkcs8().clone()).unwrap_err();
+        assert_eq!(
+            err,
+            "invalid key type: expected ed25519, got *ecdsa.PrivateKey"
+        );
+        assert!(material(KeyType::EcdsaP384, p384.pkcs8().clone()).is_ok());
+    }
+}
