@@ -129,6 +129,7 @@ impl From<KeyringError> for ApiError {
     fn from(err: KeyringError) -> Self {
         match err {
             KeyringError::NotFound => Self::bad_request("key not found"),
+            KeyringError::Exists(_) => Self::Wrapped(err.to_string()),
             other => Self::internal(other),
         }
     }

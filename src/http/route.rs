@@ -98,6 +98,10 @@ pub enum Transit<'a> {
     ConfigKeys,
     /// `cache-config`: the policy cache size.
     CacheConfig,
+    /// `backup/:name`.
+    Backup(&'a str),
+    /// `restore[/:name]`, with everything after `restore/` (slashes included).
+    Restore(Option<&'a str>),
 }
 
 impl<'a> Route<'a> {
@@ -122,6 +126,7 @@ impl<'a> Route<'a> {
         match self {
             Route::LookupSelf => operation == Operation::Read,
             Route::Transit(Transit::Keys) => operation == Operation::List,
+            Route::Transit(Transit::Backup(_)) => operation == Operation::Read,
             Route::Transit(Transit::ConfigKeys | Transit::CacheConfig) => {
                 matches!(operation, Operation::Read | Operation::Update)
             }
@@ -153,6 +158,8 @@ impl<'a> Route<'a> {
                 Transit::Hash(_) => "transit/hash",
                 Transit::ConfigKeys => "transit/config/keys",
                 Transit::CacheConfig => "transit/cache-config",
+                Transit::Backup(_) => "transit/backup/:name",
+                Transit::Restore(_) => "transit/restore",
             },
         }
     }
@@ -175,12 +182,18 @@ impl<'a> Transit<'a> {
         if rest == "hash" {
             return Some(Transit::Hash(None));
         }
+        if rest == "restore" {
+            return Some(Transit::Restore(None));
+        }
         let (family, tail) = rest.split_once('/')?;
         if family == "random" {
             return Some(Transit::Random(Some(tail)));
         }
         if family == "hash" {
             return Some(Transit::Hash(Some(tail)));
+        }
+        if family == "restore" {
+            return Some(Transit::Restore(Some(tail)));
         }
         let (name, after) = match tail.split_once('/') {
             Some((name, after)) => (name, Some(after)),
@@ -193,6 +206,7 @@ impl<'a> Transit<'a> {
             ("keys", None) => Transit::Key(name),
             ("keys", Some("rotate")) => Transit::Rotate(name),
             ("keys", Some("config")) => Transit::Config(name),
+            ("backup", None) => Transit::Backup(name),
             ("encrypt", None) => Transit::Encrypt(name),
             ("decrypt", None) => Transit::Decrypt(name),
             ("rewrap", None) => Transit::Rewrap(name),
@@ -213,6 +227,7 @@ impl<'a> Transit<'a> {
             | Transit::Hash(_)
             | Transit::ConfigKeys
             | Transit::CacheConfig => None,
+            Transit::Restore(n) => n.filter(|n| is_key_name(n)),
             Transit::Hmac(n, _) => Some(n),
             Transit::Datakey(_, n) => Some(n),
             Transit::Key(n)
@@ -222,7 +237,8 @@ impl<'a> Transit<'a> {
             | Transit::Decrypt(n)
             | Transit::Rewrap(n)
             | Transit::Sign(n, _)
-            | Transit::Verify(n, _) => Some(n),
+            | Transit::Verify(n, _)
+            | Transit::Backup(n) => Some(n),
         }
     }
 }
@@ -268,6 +284,18 @@ mod tests {
             Route::Transit(Transit::Random(None))
         );
         assert_eq!(
+            parse("transit/backup/k"),
+            Route::Transit(Transit::Backup("k"))
+        );
+        assert_eq!(
+            parse("transit/restore"),
+            Route::Transit(Transit::Restore(None))
+        );
+        assert_eq!(
+            parse("transit/restore/a/b"),
+            Route::Transit(Transit::Restore(Some("a/b")))
+        );
+        assert_eq!(
             parse("transit/random/all/16"),
             Route::Transit(Transit::Random(Some("all/16")))
         );
@@ -307,6 +335,10 @@ mod tests {
         assert!(keys.allows(Operation::List) && !keys.allows(Operation::Read));
         assert_eq!(Route::parse("transit/keys/").unwrap(), keys);
         assert!(encrypt.allows(Operation::Update) && !encrypt.allows(Operation::Read));
+        let backup = Route::Transit(Transit::Backup("k"));
+        let restore = Route::Transit(Transit::Restore(None));
+        assert!(backup.allows(Operation::Read) && !backup.allows(Operation::Update));
+        assert!(restore.allows(Operation::Update) && !restore.allows(Operation::Read));
         assert_eq!(Operation::of(&Method::GET, true), Operation::List);
         assert_eq!(
             Operation::of(&Method::from_bytes(b"LIST").unwrap(), false),

@@ -1,5 +1,6 @@
 //! The keyring: every named key, held in memory and persisted through the barrier.
 //!
+//! - [`backup`]: Vault's backup blob of a key.
 //! - [`cipher`]: encryption and decryption with derivation, convergence and RSA.
 //! - [`key`]: a named key's versions and the version rules of each operation.
 //! - [`stored`]: the persisted form of a key.
@@ -9,6 +10,7 @@
 //! (rotate, config) is serialized per key, written durably, and only then made
 //! visible, so a 2xx answer for a change means it is on disk.
 
+pub mod backup;
 pub mod cipher;
 pub mod key;
 pub mod stored;
@@ -55,6 +57,9 @@ pub enum KeyringError {
     /// Key generation failed.
     #[error("key generation failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// A restore names a key that exists, without `force`.
+    #[error("key \"{0}\" already exists")]
+    Exists(String),
     /// The blocking write task did not finish.
     #[error("storage write task failed")]
     WriteTask,
@@ -337,6 +342,47 @@ impl Keyring {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
+        Ok(())
+    }
+
+    /// Stores `key` (a restored backup) under its name, durably, before it is
+    /// visible. An existing key of that name is replaced only when `force` is set.
+    ///
+    /// # Errors
+    /// [`KeyringError::Exists`] for a taken name without `force`, or a storage failure.
+    pub async fn restore(&self, key: NamedKey, force: bool) -> Result<(), KeyringError> {
+        let name = key.name.clone();
+        let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
+        let barrier = self.barrier.clone();
+        let path = stored::path(&name);
+
+        let existing = {
+            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+            slots.get(&name).cloned()
+        };
+        if let Some(slot) = existing {
+            if !force {
+                return Err(KeyringError::Exists(name));
+            }
+            let _writer = slot.writer.lock().await;
+            tokio::task::spawn_blocking(move || barrier.put(&path, &encoded))
+                .await
+                .map_err(|_| KeyringError::WriteTask)??;
+            *slot.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+            return Ok(());
+        }
+
+        let written = tokio::task::spawn_blocking(move || barrier.put_if_absent(&path, &encoded))
+            .await
+            .map_err(|_| KeyringError::WriteTask)??;
+        if !written {
+            // A concurrent create or restore took the name first.
+            return Err(KeyringError::Exists(name));
+        }
+        self.slots
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, Slot::new(key));
         Ok(())
     }
 

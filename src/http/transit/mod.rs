@@ -10,7 +10,9 @@
 //! - [`mount`]: `config/keys` and `cache-config`, settings of the whole mount.
 //! - [`batch`]: `batch_input` decoding and the batch status rule.
 //! - [`sign`]: sign and verify.
+//! - [`backup`]: backup and restore in Vault's blob format.
 
+pub mod backup;
 pub mod batch;
 pub mod datakey;
 pub mod decrypt;
@@ -59,6 +61,8 @@ pub async fn handle(
         Transit::CacheConfig => mount::cache_config(service, operation, &params).await,
         Transit::Sign(name, algorithm) => sign::sign(service, name, algorithm, &params),
         Transit::Verify(name, algorithm) => sign::verify(service, name, algorithm, &params),
+        Transit::Backup(name) => backup::backup(service, name, &params).await,
+        Transit::Restore(name) => backup::restore(service, name, &params).await,
     }
 }
 

@@ -1,0 +1,445 @@
+//! Vault's backup blob: a named key as base64 of a JSON document holding the key's
+//! policy and its archive of versions, readable by OpenBao and Vault alike.
+//!
+//! - [`entry`]: one key version in the blob.
+//!
+//! [`encode`] writes what OpenBao writes for the same key; [`decode`] accepts
+//! OpenBao's and Vault's blobs and checks them as OpenBao checks a restored policy,
+//! and more: every version's material is validated before anything is stored.
+
+mod entry;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use super::key::{KeySettings, Lifecycle, NamedKey, Stamp};
+use crate::config::is_key_name;
+use crate::crypto::KeyType;
+use entry::{CONVERGENT_VERSION, WireEntry};
+
+/// Nanoseconds per second: Vault stores `auto_rotate_period` as a Go duration.
+const NANOS: i64 = 1_000_000_000;
+
+/// Why a blob cannot be restored. Texts of the first group are OpenBao's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// The `backup` text is not standard base64; the offset is Go's.
+    #[error("illegal base64 data at input byte {0}")]
+    Base64(usize),
+    /// The decoded text is not the JSON of a blob.
+    #[error("{0}")]
+    Json(String),
+    /// Neither the URL nor the blob names the key.
+    #[error("failed restored policy name validator: entry would not be accessible")]
+    NoName,
+    /// The blob's policy breaks one of Vault's consistency rules.
+    #[error("failed to restore the policy \"{name}\": {rule}")]
+    Inconsistent {
+        /// The key's name.
+        name: String,
+        /// Vault's text for the rule.
+        rule: String,
+    },
+    /// The blob has no policy at all (`{}`); OpenBao 2.7.2 drops the connection.
+    #[error("backup holds no policy")]
+    NoPolicy,
+    /// A type number that vault-kms does not serve.
+    #[error("key type {0} in the backup is not supported")]
+    KeyType(i64),
+    /// A setting vault-kms does not serve (legacy KDF or convergence, templates).
+    #[error("backup uses a {0} that is not supported")]
+    Setting(&'static str),
+    /// A version's material is missing, of the wrong size, or does not fit together.
+    #[error("key version {0} in the backup is malformed")]
+    Material(u32),
+    /// A version holds what vault-kms does not serve (public-only, certificates,
+    /// external keys).
+    #[error("key version {0} in the backup holds a public-only, certificate or external key")]
+    Unsupported(u32),
+    /// A version between the lowest available and the latest is absent.
+    #[error("key version {0} is missing from the backup")]
+    MissingVersion(u32),
+    /// The blob could not be written (a fault of the server).
+    #[error("backup could not be encoded")]
+    Encode,
+}
+
+/// Vault's `{"policy": ..., "archived_keys": ...}`.
+#[derive(Serialize, Deserialize)]
+struct Blob {
+    #[serde(default)]
+    policy: Option<Policy>,
+    #[serde(default)]
+    archived_keys: Option<Archive>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Archive {
+    #[serde(default)]
+    keys: Vec<WireEntry>,
+}
+
+/// A policy, members in Vault's order.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct Policy {
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    key: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    key_size: i64,
+    keys: BTreeMap<u32, WireEntry>,
+    derived: bool,
+    kdf: i64,
+    convergent_encryption: bool,
+    exportable: bool,
+    min_decryption_version: i64,
+    min_encryption_version: i64,
+    latest_version: i64,
+    archive_version: i64,
+    archive_min_version: i64,
+    min_available_version: i64,
+    deletion_allowed: bool,
+    convergent_version: i64,
+    #[serde(rename = "type")]
+    key_type: i64,
+    backup_info: Option<WireStamp>,
+    restore_info: Option<WireStamp>,
+    allow_plaintext_backup: bool,
+    version_template: String,
+    storage_prefix: String,
+    auto_rotate_period: i64,
+    #[serde(rename = "Imported")]
+    imported: bool,
+    #[serde(rename = "AllowImportedKeyRotation")]
+    allow_imported_key_rotation: bool,
+    soft_deleted: bool,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireStamp {
+    time: String,
+    version: i64,
+}
+
+impl WireStamp {
+    fn of(stamp: Option<Stamp>) -> Result<Option<Self>, RestoreError> {
+        stamp
+            .map(|s| {
+                Ok(Self {
+                    time: s.time.format(&Rfc3339).map_err(|_| RestoreError::Encode)?,
+                    version: i64::from(s.version),
+                })
+            })
+            .transpose()
+    }
+
+    fn stamp(self) -> Option<Stamp> {
+        Some(Stamp {
+            time: OffsetDateTime::parse(&self.time, &Rfc3339).ok()?,
+            version: u32::try_from(self.version).ok()?,
+        })
+    }
+}
+
+/// Vault's type numbers (OpenBao's: 10 is `hmac`).
+const TYPE_NUMBERS: [(KeyType, i64); 11] = [
+    (KeyType::Aes256Gcm96, 0),
+    (KeyType::EcdsaP256, 1),
+    (KeyType::Ed25519, 2),
+    (KeyType::Rsa2048, 3),
+    (KeyType::Rsa4096, 4),
+    (KeyType::Chacha20Poly1305, 5),
+    (KeyType::EcdsaP384, 6),
+    (KeyType::EcdsaP521, 7),
+    (KeyType::Aes128Gcm96, 8),
+    (KeyType::Rsa3072, 9),
+    (KeyType::Hmac, 10),
+];
+
+/// The blob of `key`, as the `backup` string of a backup answer.
+///
+/// # Errors
+/// [`RestoreError::Encode`] when a version's material cannot be taken apart.
+pub fn encode(key: &NamedKey) -> Result<String, RestoreError> {
+    let convergent = key.derived && key.convergent;
+    let latest = key.latest_version();
+    let archive_min = key.lifecycle.min_available_version;
+
+    let mut archive = Vec::new();
+    if archive_min == 0 {
+        archive.push(WireEntry::empty());
+    }
+    for number in archive_min.max(1)..=latest {
+        let version = key.versions.get(&number).ok_or(RestoreError::Encode)?;
+        archive.push(WireEntry::of(version, convergent)?);
+    }
+    let mut keys = BTreeMap::new();
+    for (number, version) in key.visible_versions() {
+        keys.insert(number, WireEntry::of(version, convergent)?);
+    }
+
+    let settings = &key.settings;
+    let type_number = TYPE_NUMBERS
+        .iter()
+        .find(|(t, _)| *t == key.key_type)
+        .map(|(_, n)| *n)
+        .ok_or(RestoreError::Encode)?;
+    let policy = Policy {
+        name: key.name.clone(),
+        key_size: if key.key_type == KeyType::Hmac {
+            i64::try_from(key.key_size).map_err(|_| RestoreError::Encode)?
+        } else {
+            0
+        },
+        keys,
+        derived: key.derived,
+        kdf: i64::from(key.derived),
+        convergent_encryption: key.convergent,
+        exportable: settings.exportable,
+        min_decryption_version: i64::from(settings.min_decryption_version),
+        min_encryption_version: i64::from(settings.min_encryption_version),
+        latest_version: i64::from(latest),
+        archive_version: i64::from(latest),
+        archive_min_version: i64::from(archive_min),
+        min_available_version: i64::from(archive_min),
+        deletion_allowed: settings.deletion_allowed,
+        convergent_version: if convergent { -1 } else { 0 },
+        key_type: type_number,
+        backup_info: WireStamp::of(key.lifecycle.backup_info)?,
+        restore_info: WireStamp::of(key.lifecycle.restore_info)?,
+        allow_plaintext_backup: settings.allow_plaintext_backup,
+        auto_rotate_period: i64::try_from(settings.auto_rotate_period)
+            .ok()
+            .and_then(|s| s.checked_mul(NANOS))
+            .ok_or(RestoreError::Encode)?,
+        imported: key.lifecycle.imported,
+        allow_imported_key_rotation: key.lifecycle.imported_allow_rotation,
+        soft_deleted: key.lifecycle.soft_deleted,
+        ..Policy::default()
+    };
+    let blob = Blob {
+        policy: Some(policy),
+        archived_keys: Some(Archive { keys: archive }),
+    };
+    let mut json = Zeroizing::new(serde_json::to_vec(&blob).map_err(|_| RestoreError::Encode)?);
+    json.push(b'\n');
+    Ok(STANDARD.encode(&*json))
+}
+
+/// Go's standard base64: padding required, stray bits after the last symbol allowed.
+const GO_STD: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
+
+/// A decoded blob, not yet checked beyond its JSON shape.
+pub struct Backup {
+    policy: Policy,
+    archive: Archive,
+}
+
+impl std::fmt::Debug for Backup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Backup(..)")
+    }
+}
+
+impl Backup {
+    /// Decodes the `backup` string of a restore; `url_name`, if given, replaces the
+    /// blob's name.
+    ///
+    /// # Errors
+    /// [`RestoreError`] for text that is not base64, JSON of a blob, or names no key.
+    pub fn parse(backup: &str, url_name: Option<&str>) -> Result<Self, RestoreError> {
+        // Go skips line breaks inside base64.
+        let text: Zeroizing<String> = Zeroizing::new(backup.replace(['\r', '\n'], ""));
+        let json = Zeroizing::new(GO_STD.decode(text.as_bytes()).map_err(|e| {
+            RestoreError::Base64(match e {
+                base64::DecodeError::InvalidByte(at, _)
+                | base64::DecodeError::InvalidLastSymbol(at, _) => at,
+                // An unfinished last quantum: Go names its first byte.
+                _ => text.len() - text.len() % 4,
+            })
+        })?);
+        let blob: Blob =
+            serde_json::from_slice(&json).map_err(|e| RestoreError::Json(e.to_string()))?;
+        let mut policy = blob.policy.ok_or(RestoreError::NoPolicy)?;
+        if let Some(name) = url_name {
+            policy.name = name.to_owned();
+        }
+        if !is_key_name(&policy.name) {
+            return Err(RestoreError::NoName);
+        }
+        Ok(Self {
+            policy,
+            archive: blob.archived_keys.unwrap_or_default(),
+        })
+    }
+
+    /// The name the key is restored under.
+    pub fn name(&self) -> &str {
+        &self.policy.name
+    }
+
+    /// The key, checked as Vault checks a policy it saves and version by version,
+    /// with `restore_info` stamped at `now`.
+    ///
+    /// # Errors
+    /// [`RestoreError`] for an inconsistent or unsupported key.
+    pub fn into_key(self, now: OffsetDateTime) -> Result<NamedKey, RestoreError> {
+        check_rules(&self.policy)?;
+        build(self.policy, self.archive, now)
+    }
+}
+
+/// Vault's consistency rules for any policy it saves, with its texts.
+fn check_rules(policy: &Policy) -> Result<(), RestoreError> {
+    let broken = |rule: String| RestoreError::Inconsistent {
+        name: policy.name.clone(),
+        rule,
+    };
+    let (min_dec, min_enc) = (policy.min_decryption_version, policy.min_encryption_version);
+    let latest = policy.latest_version;
+    if min_dec < 1 {
+        return Err(broken(format!(
+            "minimum decryption version of {min_dec} is less than 1"
+        )));
+    }
+    if latest < 1 {
+        return Err(broken(format!("latest version of {latest} is less than 1")));
+    }
+    if policy.archive_version > latest {
+        return Err(broken(format!(
+            "archive version of {} is greater than the latest version {latest}",
+            policy.archive_version
+        )));
+    }
+    if min_enc != 0 && min_dec > min_enc {
+        return Err(broken(format!(
+            "minimum decryption version of {min_dec} is greater than minimum encryption version {min_enc}"
+        )));
+    }
+    if min_dec > latest {
+        return Err(broken(format!(
+            "minimum decryption version of {min_dec} is greater than the latest version {latest}"
+        )));
+    }
+    Ok(())
+}
+
+fn build(policy: Policy, archive: Archive, now: OffsetDateTime) -> Result<NamedKey, RestoreError> {
+    let key_type = TYPE_NUMBERS
+        .iter()
+        .find(|(_, n)| *n == policy.key_type)
+        .map(|(t, _)| *t)
+        .ok_or(RestoreError::KeyType(policy.key_type))?;
+    if !policy.key.is_empty() {
+        return Err(RestoreError::Setting("pre-0.3 single key"));
+    }
+    if !policy.version_template.is_empty() || !policy.storage_prefix.is_empty() {
+        return Err(RestoreError::Setting("version template or storage prefix"));
+    }
+    if policy.derived && policy.kdf != 1 {
+        return Err(RestoreError::Setting("legacy key derivation function"));
+    }
+    if policy.convergent_encryption && policy.convergent_version != -1 {
+        return Err(RestoreError::Setting(
+            "legacy convergent encryption version",
+        ));
+    }
+    if policy.auto_rotate_period < 0 {
+        return Err(RestoreError::Setting("negative auto_rotate_period"));
+    }
+    // `check_rules` made these at least 1, so they fit.
+    let latest = u32::try_from(policy.latest_version).unwrap_or(u32::MAX);
+    let archive_min = u32::try_from(policy.archive_min_version).unwrap_or(0);
+    let min_available = u32::try_from(policy.min_available_version).unwrap_or(0);
+    let convergent = policy.derived && policy.convergent_encryption;
+
+    // Archive index i holds version archive_min + i; policy.keys wins where both do.
+    let mut entries: BTreeMap<u32, WireEntry> = BTreeMap::new();
+    for (i, entry) in archive.keys.into_iter().enumerate() {
+        let number = u64::from(archive_min) + i as u64;
+        if let Ok(number) = u32::try_from(number)
+            && number >= 1
+            && number <= latest
+        {
+            entries.insert(number, entry);
+        }
+    }
+    entries.extend(
+        policy
+            .keys
+            .into_iter()
+            .filter(|(n, _)| (1..=latest).contains(n)),
+    );
+
+    let mut versions = BTreeMap::new();
+    for number in min_available.max(1)..=latest {
+        let entry = entries
+            .remove(&number)
+            .ok_or(RestoreError::MissingVersion(number))?;
+        if convergent && entry.convergent_version != CONVERGENT_VERSION {
+            return Err(RestoreError::Setting(
+                "legacy convergent encryption version",
+            ));
+        }
+        versions.insert(number, Arc::new(entry.into_version(key_type, number)?));
+    }
+
+    let key_size = if key_type == KeyType::Hmac {
+        let size = versions
+            .values()
+            .next()
+            .map_or(0, |v| v.material.stored_bytes().len());
+        usize::try_from(policy.key_size)
+            .ok()
+            .filter(|s| *s != 0)
+            .unwrap_or(size)
+    } else {
+        0
+    };
+    Ok(NamedKey {
+        name: policy.name,
+        key_type,
+        settings: KeySettings {
+            // `check_rules` bounds both by the latest version.
+            min_decryption_version: u32::try_from(policy.min_decryption_version).unwrap_or(1),
+            min_encryption_version: u32::try_from(policy.min_encryption_version).unwrap_or(0),
+            deletion_allowed: policy.deletion_allowed,
+            exportable: policy.exportable,
+            allow_plaintext_backup: policy.allow_plaintext_backup,
+            auto_rotate_period: u64::try_from(policy.auto_rotate_period / NANOS).unwrap_or(0),
+        },
+        derived: policy.derived,
+        convergent: policy.convergent_encryption,
+        key_size,
+        lifecycle: Lifecycle {
+            min_available_version: min_available,
+            soft_deleted: policy.soft_deleted,
+            imported: policy.imported,
+            imported_allow_rotation: policy.allow_imported_key_rotation,
+            backup_info: policy.backup_info.and_then(WireStamp::stamp),
+            restore_info: Some(Stamp {
+                time: now,
+                version: latest,
+            }),
+        },
+        versions,
+    })
+}
