@@ -2,6 +2,12 @@
 //! independent AES-GCM, restores that survive a restart, refusals of blobs whose parts
 //! do not fit together, and the root-only ACL.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a panic is a test failure"
+)]
+
 mod common;
 
 use aes_gcm::aead::{Aead, KeyInit};
