@@ -41,10 +41,18 @@ fn backup_refusal(key: &crate::keyring::NamedKey) -> Option<&'static str> {
 /// or a soft-deleted one.
 pub async fn backup(service: &Service, name: &str, params: &Params) -> Result<Response, ApiError> {
     let (BackupRequest {}, warnings) = params.decode(NAME_FROM_PATH)?;
+    let not_found = || ApiError::Wrapped(format!("key \"{name}\" not found"));
+    let key = service.keyring.get(name).ok_or_else(not_found)?;
+    if let Some(refusal) = backup_refusal(&key) {
+        return Err(ApiError::Wrapped(refusal.to_owned()));
+    }
+
     let now = service.clock.now();
     let stamped = service
         .keyring
         .update(name, |current| {
+            // Checked again under the key's lock: a concurrent change may have come
+            // between.
             if let Some(refusal) = backup_refusal(current) {
                 return Err(ApiError::Wrapped(refusal.to_owned()));
             }
@@ -55,11 +63,7 @@ pub async fn backup(service: &Service, name: &str, params: &Params) -> Result<Re
             });
             Ok(next)
         })
-        .await
-        .map_err(|e| match e {
-            ApiError::BadRequest(_) => ApiError::Wrapped(format!("key \"{name}\" not found")),
-            other => other,
-        })?;
+        .await?;
 
     let blob = backup::encode(&stamped).map_err(ApiError::internal)?;
     tracing::info!(key = %name, version = stamped.latest_version(), "backed up key");
