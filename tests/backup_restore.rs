@@ -139,6 +139,21 @@ fn blobs_whose_parts_do_not_fit_together_are_refused_and_nothing_is_stored() {
     }
 }
 
+#[test]
+fn a_forced_restore_cannot_change_the_type_of_a_key_the_config_declares() {
+    let mut server = Server::start_dev();
+    create(&server, "aes", "aes256-gcm96");
+    let document = backup_document(&server, "aes");
+    let body = json!({ "backup": b64(document.to_string().as_bytes()), "force": true });
+    let answer = server.post("/v1/transit/restore/vault-sign", ROOT, &body.to_string());
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert!(answer.error().contains("a restore cannot change its type"));
+
+    server.restart();
+    let key = server.get("/v1/transit/keys/vault-sign", ROOT).json();
+    assert_eq!(key["data"]["type"], "ecdsa-p256");
+}
+
 /// The first value of `tag` in `text`, up to `end` (excluded).
 fn member<'a>(text: &'a str, tag: &str, end: char) -> &'a str {
     let start = text.find(tag).unwrap() + tag.len();

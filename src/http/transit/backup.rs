@@ -102,6 +102,14 @@ pub async fn restore(
         return Err(ApiError::Wrapped(format!("key \"{name}\" already exists")));
     }
     let key = parsed.into_key(service.clock.now()).map_err(refusal)?;
+    // A key the config declares must keep its type, or the next start would refuse it.
+    if let Some(declared) = service.config.keys().get(name.as_str())
+        && *declared != key.key_type
+    {
+        return Err(ApiError::Wrapped(format!(
+            "key \"{name}\" is declared in the config as {declared}; a restore cannot change its type"
+        )));
+    }
     let latest = key.latest_version();
     service.keyring.restore(key, force).await?;
     tracing::info!(key = %name, version = latest, "restored key");
