@@ -3,6 +3,7 @@
 
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::NAME_FROM_PATH;
 use crate::http::error::ApiError;
@@ -86,7 +87,7 @@ pub async fn restore(
     params: &Params,
 ) -> Result<Response, ApiError> {
     let (request, _warnings) = params.decode::<RestoreRequest>(NAME_FROM_PATH)?;
-    let text = request.backup.map(|b| b.0).unwrap_or_default();
+    let text = Zeroizing::new(request.backup.map(|b| b.0).unwrap_or_default());
     if text.is_empty() {
         return Err(ApiError::bad_request("'backup' must be supplied"));
     }

@@ -237,7 +237,12 @@ pub fn encode(key: &NamedKey) -> Result<String, RestoreError> {
         policy: Some(policy),
         archived_keys: Some(Archive { keys: archive }),
     };
-    let mut json = Zeroizing::new(serde_json::to_vec(&blob).map_err(|_| RestoreError::Encode)?);
+    // Reserve enough up front that the buffer is not reallocated, which would leave an
+    // unzeroized copy of key material behind (a 4096-bit RSA version is about 10 kB,
+    // and sits both in `keys` and in the archive).
+    let capacity = 4096 + 24 * 1024 * key.versions.len();
+    let mut json = Zeroizing::new(Vec::with_capacity(capacity));
+    serde_json::to_writer(&mut *json, &blob).map_err(|_| RestoreError::Encode)?;
     json.push(b'\n');
     Ok(STANDARD.encode(&*json))
 }
