@@ -269,10 +269,14 @@ fn decimal(bytes: &[u8]) -> Result<Box<RawValue>, RestoreError> {
         .map_err(|_| RestoreError::Encode)
 }
 
-/// A JSON integer as a big-endian number; anything but plain digits is refused.
+/// Decimal digits of the largest number a supported key holds: 2^4096 has 1234.
+const MAX_DIGITS: usize = 1234;
+
+/// A JSON integer as a big-endian number; anything but plain digits, or more digits
+/// than any supported key needs (which would only cost time), is refused.
 fn big_endian(raw: &RawValue, number: u32) -> Result<Vec<u8>, RestoreError> {
     let text = raw.get();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() || text.len() > MAX_DIGITS || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(RestoreError::Material(number));
     }
     BigUint::parse_bytes(text.as_bytes(), 10)
@@ -309,5 +313,34 @@ mod opt_secret_base64 {
             .decode(text.as_bytes())
             .map_err(serde::de::Error::custom)?;
         Ok(Some(SecretBytes::new(bytes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn decimal_numbers_cross_both_ways() {
+        let bytes = [0x01, 0x00, 0x01];
+        assert_eq!(decimal(&bytes).unwrap().get(), "65537");
+        assert_eq!(big_endian(&raw("65537"), 1).unwrap(), bytes);
+    }
+
+    #[test]
+    fn numbers_that_are_not_plain_or_too_long_are_refused() {
+        for text in ["-1", "1.5", "1e3", "\"12\"", "null"] {
+            assert_eq!(
+                big_endian(&raw(text), 4),
+                Err(RestoreError::Material(4)),
+                "{text}"
+            );
+        }
+        assert!(big_endian(&raw(&"9".repeat(MAX_DIGITS)), 1).is_ok());
+        assert!(big_endian(&raw(&"9".repeat(MAX_DIGITS + 1)), 1).is_err());
     }
 }
