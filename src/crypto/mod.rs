@@ -3,6 +3,7 @@
 //! - [`aead`]: `aes128-gcm96`, `aes256-gcm96` and `chacha20-poly1305`.
 //! - [`rsa`]: `rsa-2048`, `rsa-3072` and `rsa-4096` keys and RSA-OAEP encryption.
 //! - [`rsa_signing`]: RSASSA-PSS and PKCS #1 v1.5 signatures with those keys.
+//! - [`components`]: ECDSA and RSA keys taken apart into their numbers (backups).
 //! - [`ecdsa`]: the `ecdsa-p256`, `ecdsa-p384` and `ecdsa-p521` signing key types.
 //! - [`ed25519`]: the `ed25519` signing key type.
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
@@ -15,6 +16,7 @@
 //! Nothing here knows about key versions or policies; that is `keyring`'s job.
 
 pub mod aead;
+pub mod components;
 pub mod ecdsa;
 pub mod ed25519;
 pub mod export;

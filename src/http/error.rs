@@ -140,6 +140,7 @@ impl From<KeyringError> for ApiError {
             // Rotating a soft-deleted key is a 500 in OpenBao.
             KeyringError::SoftDeleted(err) => Self::Wrapped(err.to_string()),
             KeyringError::RotationRefused(_) => Self::Wrapped(err.to_string()),
+            KeyringError::Exists(_) => Self::Wrapped(err.to_string()),
             other => Self::internal(other),
         }
     }

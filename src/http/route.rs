@@ -112,6 +112,10 @@ pub enum Transit<'a> {
     ConfigKeys,
     /// `cache-config`: the policy cache size.
     CacheConfig,
+    /// `backup/:name`.
+    Backup(&'a str),
+    /// `restore[/:name]`, with everything after `restore/` (slashes included).
+    Restore(Option<&'a str>),
 }
 
 impl<'a> Route<'a> {
@@ -137,6 +141,7 @@ impl<'a> Route<'a> {
             Route::LookupSelf => operation == Operation::Read,
             Route::Transit(Transit::Keys) => operation == Operation::List,
             Route::Transit(Transit::WrappingKey) => operation == Operation::Read,
+            Route::Transit(Transit::Backup(_)) => operation == Operation::Read,
             Route::Transit(Transit::ConfigKeys | Transit::CacheConfig) => {
                 matches!(operation, Operation::Read | Operation::Update)
             }
@@ -177,6 +182,8 @@ impl<'a> Route<'a> {
                 Transit::Export(..) => "transit/export/:type/:name",
                 Transit::ConfigKeys => "transit/config/keys",
                 Transit::CacheConfig => "transit/cache-config",
+                Transit::Backup(_) => "transit/backup/:name",
+                Transit::Restore(_) => "transit/restore",
             },
         }
     }
@@ -202,6 +209,9 @@ impl<'a> Transit<'a> {
         if rest == "hash" {
             return Some(Transit::Hash(None));
         }
+        if rest == "restore" {
+            return Some(Transit::Restore(None));
+        }
         let (family, tail) = rest.split_once('/')?;
         if family == "random" {
             return Some(Transit::Random(Some(tail)));
@@ -211,6 +221,9 @@ impl<'a> Transit<'a> {
         }
         if family == "export" {
             return Self::parse_export(tail);
+        }
+        if family == "restore" {
+            return Some(Transit::Restore(Some(tail)));
         }
         let (name, after) = match tail.split_once('/') {
             Some((name, after)) => (name, Some(after)),
@@ -228,6 +241,7 @@ impl<'a> Transit<'a> {
             ("keys", Some("soft-delete-restore")) => Transit::SoftDeleteRestore(name),
             ("keys", Some("import")) => Transit::Import(name),
             ("keys", Some("import_version")) => Transit::ImportVersion(name),
+            ("backup", None) => Transit::Backup(name),
             ("encrypt", None) => Transit::Encrypt(name),
             ("decrypt", None) => Transit::Decrypt(name),
             ("rewrap", None) => Transit::Rewrap(name),
@@ -263,6 +277,7 @@ impl<'a> Transit<'a> {
             | Transit::ConfigKeys
             | Transit::CacheConfig
             | Transit::WrappingKey => None,
+            Transit::Restore(n) => n.filter(|n| is_key_name(n)),
             Transit::Hmac(n, _) => Some(n),
             Transit::Datakey(_, n) => Some(n),
             Transit::Export(_, n, _) => Some(n),
@@ -278,7 +293,8 @@ impl<'a> Transit<'a> {
             | Transit::Decrypt(n)
             | Transit::Rewrap(n)
             | Transit::Sign(n, _)
-            | Transit::Verify(n, _) => Some(n),
+            | Transit::Verify(n, _)
+            | Transit::Backup(n) => Some(n),
         }
     }
 }
@@ -346,6 +362,18 @@ mod tests {
         assert_eq!(
             parse("transit/random"),
             Route::Transit(Transit::Random(None))
+        );
+        assert_eq!(
+            parse("transit/backup/k"),
+            Route::Transit(Transit::Backup("k"))
+        );
+        assert_eq!(
+            parse("transit/restore"),
+            Route::Transit(Transit::Restore(None))
+        );
+        assert_eq!(
+            parse("transit/restore/a/b"),
+            Route::Transit(Transit::Restore(Some("a/b")))
         );
         assert_eq!(
             parse("transit/random/all/16"),
@@ -419,14 +447,18 @@ mod tests {
         assert_eq!(Route::parse("transit/keys/").unwrap(), keys);
         assert!(encrypt.allows(Operation::Update) && !encrypt.allows(Operation::Read));
         let soft_delete = Route::Transit(Transit::SoftDelete("k"));
-        let restore = Route::Transit(Transit::SoftDeleteRestore("k"));
+        let soft_restore = Route::Transit(Transit::SoftDeleteRestore("k"));
         let trim = Route::Transit(Transit::Trim("k"));
         assert!(soft_delete.allows(Operation::Delete) && !soft_delete.allows(Operation::Update));
-        assert!(restore.allows(Operation::Update) && !restore.allows(Operation::Delete));
+        assert!(soft_restore.allows(Operation::Update) && !soft_restore.allows(Operation::Delete));
         assert!(trim.allows(Operation::Update) && !trim.allows(Operation::Read));
         let wrapping_key = Route::Transit(Transit::WrappingKey);
         assert!(wrapping_key.allows(Operation::Read) && !wrapping_key.allows(Operation::Update));
         assert!(!Route::Transit(Transit::Import("k")).allows(Operation::Read));
+        let backup = Route::Transit(Transit::Backup("k"));
+        let restore = Route::Transit(Transit::Restore(None));
+        assert!(backup.allows(Operation::Read) && !backup.allows(Operation::Update));
+        assert!(restore.allows(Operation::Update) && !restore.allows(Operation::Read));
         assert_eq!(Operation::of(&Method::GET, true), Operation::List);
         assert_eq!(
             Operation::of(&Method::from_bytes(b"LIST").unwrap(), false),

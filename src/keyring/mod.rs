@@ -1,5 +1,6 @@
 //! The keyring: every named key, held in memory and persisted through the barrier.
 //!
+//! - [`backup`]: Vault's backup blob of a key.
 //! - [`cipher`]: encryption and decryption with derivation, convergence and RSA.
 //! - [`import`]: imported (BYOK) key material checked against the key type.
 //! - [`key`]: a named key's versions and the version rules of each operation.
@@ -10,6 +11,7 @@
 //! (rotate, config) is serialized per key, written durably, and only then made
 //! visible, so a 2xx answer for a change means it is on disk.
 
+pub mod backup;
 pub mod cipher;
 pub mod import;
 pub mod key;
@@ -62,15 +64,15 @@ pub enum KeyringError {
     /// The key is soft-deleted and the change would use it.
     #[error(transparent)]
     SoftDeleted(#[from] key::SoftDeleted),
+    /// A key of that name exists (a restore without `force`, or an import).
+    #[error("key \"{0}\" already exists")]
+    Exists(String),
     /// The blocking write task did not finish.
     #[error("storage write task failed")]
     WriteTask,
     /// An imported key whose import did not allow rotation (Vault's text).
     #[error("imported key {0} does not allow rotation within Vault")]
     RotationRefused(String),
-    /// A key of that name already exists.
-    #[error("key already exists")]
-    Exists,
 }
 
 /// What a key created over the API looks like.
@@ -358,6 +360,47 @@ impl Keyring {
         Ok(())
     }
 
+    /// Stores `key` (a restored backup) under its name, durably, before it is
+    /// visible. An existing key of that name is replaced only when `force` is set.
+    ///
+    /// # Errors
+    /// [`KeyringError::Exists`] for a taken name without `force`, or a storage failure.
+    pub async fn restore(&self, key: NamedKey, force: bool) -> Result<(), KeyringError> {
+        let name = key.name.clone();
+        let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
+        let barrier = self.barrier.clone();
+        let path = stored::path(&name);
+
+        let existing = {
+            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+            slots.get(&name).cloned()
+        };
+        if let Some(slot) = existing {
+            if !force {
+                return Err(KeyringError::Exists(name));
+            }
+            let _writer = slot.writer.lock().await;
+            tokio::task::spawn_blocking(move || barrier.put(&path, &encoded))
+                .await
+                .map_err(|_| KeyringError::WriteTask)??;
+            *slot.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+            return Ok(());
+        }
+
+        let written = tokio::task::spawn_blocking(move || barrier.put_if_absent(&path, &encoded))
+            .await
+            .map_err(|_| KeyringError::WriteTask)??;
+        if !written {
+            // A concurrent create or restore took the name first.
+            return Err(KeyringError::Exists(name));
+        }
+        self.slots
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, Slot::new(key));
+        Ok(())
+    }
+
     /// Every key name, sorted.
     pub fn names(&self) -> Vec<String> {
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
@@ -459,7 +502,7 @@ impl Keyring {
     /// [`KeyringError::Exists`] when a key of that name exists, or a storage failure.
     pub async fn insert(&self, key: NamedKey) -> Result<Arc<NamedKey>, KeyringError> {
         if self.get(&key.name).is_some() {
-            return Err(KeyringError::Exists);
+            return Err(KeyringError::Exists(key.name.clone()));
         }
         let barrier = self.barrier.clone();
         let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
@@ -468,7 +511,7 @@ impl Keyring {
             .await
             .map_err(|_| KeyringError::WriteTask)??;
         if !created {
-            return Err(KeyringError::Exists);
+            return Err(KeyringError::Exists(key.name.clone()));
         }
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
         let slot = slots

@@ -186,7 +186,7 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
         .await
     {
         Ok(_) => {}
-        Err(KeyringError::Exists) => return Err(ApiError::Wrapped(EXISTING_KEY.to_owned())),
+        Err(KeyringError::Exists(_)) => return Err(ApiError::Wrapped(EXISTING_KEY.to_owned())),
         Err(other) => return Err(other.into()),
     }
     tracing::info!(key = %name, key_type = %creation.key_type, "imported key");

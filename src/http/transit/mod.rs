@@ -13,7 +13,9 @@
 //! - [`sign`]: sign and verify.
 //! - [`export`]: key material in Vault's export encodings.
 //! - [`import`]: bring your own key: the wrapping key, import and import_version.
+//! - [`backup`]: backup and restore in Vault's blob format.
 
+pub mod backup;
 pub mod batch;
 pub mod datakey;
 pub mod decrypt;
@@ -76,6 +78,8 @@ pub async fn handle(
         Transit::Export(kind, name, version) => {
             export::export(service, kind, name, version, &params)
         }
+        Transit::Backup(name) => backup::backup(service, name, &params).await,
+        Transit::Restore(name) => backup::restore(service, name, &params).await,
     }
 }
 
