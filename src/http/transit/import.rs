@@ -162,6 +162,7 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
         return Err(ApiError::Wrapped(EXISTING_KEY.to_owned()));
     }
     let hash = oaep_hash(request.hash_function.as_ref())?;
+    // OpenBao stores such a key but cannot sign with it (docs/compat.md).
     if creation.key_type == KeyType::Ed25519 && creation.derived {
         return Err(ApiError::bad_request(
             "derived ed25519 keys are not supported by vault-kms yet",
