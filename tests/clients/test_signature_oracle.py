@@ -5,7 +5,9 @@ For every key type and option (hash, PSS salt length, PKCS #1 v1.5, JWS marshali
 prehashed input) the server signs, and Python's `cryptography` verifies the signature
 with the public key from `GET keys/:name` alone. Changed inputs must fail there too, so
 a verifier that accepted anything would be caught. An ES256 JWT whose signature the
-server made with `marshaling_algorithm=jws` is accepted by PyJWT.
+server made with `marshaling_algorithm=jws` is accepted by PyJWT. The other way round,
+signatures `cryptography` makes with its own keys verify in the server once those keys
+are imported through Vault's BYOK wrapping.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "conformance"))
@@ -218,3 +221,65 @@ def test_an_es256_jwt_signed_by_vault_kms_is_accepted_by_pyjwt(server):
     forged = f"{part(header)}.{part({'sub': 'evil'})}.{token.rsplit('.', 1)[1]}"
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(forged, pem, algorithms=["ES256"])
+
+
+# Signatures made by cryptography with its own keys, imported through BYOK
+# (GET wrapping_key, POST keys/:name/import), verify in vault-kms.
+
+def wrap_for_import(server: Server, material: bytes) -> str:
+    """The `ciphertext` of an import: RSA-OAEP(SHA-256) of a fresh AES-256 key, then
+    the material wrapped under that key with AES key wrap with padding (RFC 5649)."""
+    answer = call(server, "GET", "transit/wrapping_key")
+    wrapping = serialization.load_pem_public_key(answer["data"]["public_key"].encode())
+    ephemeral = os.urandom(32)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    wrapped = wrapping.encrypt(ephemeral, oaep) + aes_key_wrap_with_padding(ephemeral, material)
+    return b64(wrapped)
+
+
+def import_private_key(server: Server, name: str, key_type: str, private_key) -> None:
+    pkcs8 = private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    call(
+        server,
+        "POST",
+        f"transit/keys/{name}/import",
+        {"type": key_type, "ciphertext": wrap_for_import(server, pkcs8)},
+    )
+
+
+def server_verifies(server: Server, name: str, signature: bytes, message: bytes, **options) -> bool:
+    body = {"input": b64(message), "signature": f"vault:v1:{b64(signature)}", **options}
+    return call(server, "POST", f"transit/verify/{name}", body)["data"]["valid"]
+
+
+LIBRARY_SIGNERS = {
+    "ecdsa-p256": (lambda: ec.generate_private_key(ec.SECP256R1()),
+                   lambda key, m: key.sign(m, ec.ECDSA(hashes.SHA256())), {}),
+    "ecdsa-p384": (lambda: ec.generate_private_key(ec.SECP384R1()),
+                   lambda key, m: key.sign(m, ec.ECDSA(hashes.SHA384())),
+                   {"hash_algorithm": "sha2-384"}),
+    "ecdsa-p521": (lambda: ec.generate_private_key(ec.SECP521R1()),
+                   lambda key, m: key.sign(m, ec.ECDSA(hashes.SHA512())),
+                   {"hash_algorithm": "sha2-512"}),
+    "ed25519": (ed25519.Ed25519PrivateKey.generate, lambda key, m: key.sign(m), {}),
+    "rsa-2048": (lambda: rsa.generate_private_key(65537, 2048),
+                 lambda key, m: key.sign(
+                     m, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256()), {}),
+    "rsa-3072": (lambda: rsa.generate_private_key(65537, 3072),
+                 lambda key, m: key.sign(m, padding.PKCS1v15(), hashes.SHA384()),
+                 {"hash_algorithm": "sha2-384", "signature_algorithm": "pkcs1v15"}),
+}
+
+
+@pytest.mark.parametrize("key_type", sorted(LIBRARY_SIGNERS))
+def test_signatures_made_by_cryptography_verify_in_vault_kms_after_import(server, key_type):
+    generate, sign_with, options = LIBRARY_SIGNERS[key_type]
+    private_key = generate()
+    name = f"imported-{key_type}"
+    import_private_key(server, name, key_type, private_key)
+    signature = sign_with(private_key, MESSAGE)
+
+    assert server_verifies(server, name, signature, MESSAGE, **options) is True
+    assert server_verifies(server, name, signature, MESSAGE + b"!", **options) is False
