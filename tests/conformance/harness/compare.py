@@ -259,13 +259,15 @@ NEUTRAL_B64_RE = re.compile(r"(?:[A-Za-z0-9]{4})+")
 
 
 def _alphabet_undecided(reference: Any, target: Any, *shapes: Any) -> bool:
-    """Whether two shapes differ only in base64 versus base64url, and one of the values
-    uses neither alphabet's own characters (`+/=` or `-_`), so it is valid in both: a
-    random unpadded value sometimes is."""
+    """Whether two shapes differ only in base64 versus base64url, the two texts have the
+    same length, and one of them uses neither alphabet's own characters (`+/=` or
+    `-_`), so it is valid in both: a random unpadded value sometimes is."""
     if not (isinstance(reference, str) and isinstance(target, str)):
         return False
-    neutral = [NEUTRAL_B64_RE.fullmatch(v.rsplit(":", 1)[-1]) for v in (reference, target)]
-    if not any(neutral):
+    payloads = [v.rsplit(":", 1)[-1] for v in (reference, target)]
+    if len(payloads[0]) != len(payloads[1]):
+        return False
+    if not any(NEUTRAL_B64_RE.fullmatch(payload) for payload in payloads):
         return False
     same = [tuple("base64" if part == "base64url" else part for part in shape)
             for shape in shapes if isinstance(shape, tuple)]
