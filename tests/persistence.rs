@@ -211,3 +211,63 @@ fn a_wrong_master_key_is_refused_at_start_and_nothing_is_lost() {
     );
     assert_eq!(decrypted.data_str("plaintext"), "aGk=");
 }
+
+#[test]
+fn a_change_racing_a_delete_never_brings_the_deleted_key_back() {
+    let mut server = Server::start_dev();
+    let names: Vec<String> = (0..12).map(|i| format!("raced-{i}")).collect();
+    for name in &names {
+        let path = format!("/v1/transit/keys/{name}");
+        assert_eq!(
+            server
+                .post(&path, "root", r#"{"type":"aes256-gcm96"}"#)
+                .status,
+            200
+        );
+        let config = format!("{path}/config");
+        let allowed = server.post(&config, "root", r#"{"deletion_allowed":true}"#);
+        assert_eq!(allowed.status, 200, "{}", allowed.body);
+    }
+
+    std::thread::scope(|scope| {
+        for name in &names {
+            let server = &server;
+            scope.spawn(move || {
+                let path = format!("/v1/transit/keys/{name}");
+                assert_eq!(
+                    server.request("DELETE", &path, Some("root"), None).status,
+                    204
+                );
+            });
+            for _ in 0..4 {
+                scope.spawn(move || {
+                    let rotated =
+                        server.post(&format!("/v1/transit/keys/{name}/rotate"), "root", "");
+                    // Before the delete a rotation succeeds; after it, the key is gone.
+                    assert!(matches!(rotated.status, 200 | 400), "{}", rotated.body);
+                });
+            }
+        }
+    });
+
+    for round in ["before a restart", "after a restart"] {
+        for name in &names {
+            let read = server.get(&format!("/v1/transit/keys/{name}"), "root");
+            assert_eq!(read.status, 404, "{name} {round}: {}", read.body);
+        }
+        server.restart();
+    }
+    let created = server.post("/v1/transit/keys/raced-0", "root", r#"{"type":"ed25519"}"#);
+    assert_eq!(
+        created.json()["data"]["type"],
+        "ed25519",
+        "{}",
+        created.body
+    );
+    assert_eq!(
+        created.json()["data"]["latest_version"],
+        1,
+        "{}",
+        created.body
+    );
+}

@@ -19,6 +19,7 @@ pub mod stored;
 pub mod versioned;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::barrier::{Barrier, BarrierError};
@@ -109,11 +110,18 @@ impl NewKey {
     }
 }
 
+/// How often a forced restore looks for the key again when a concurrent create or
+/// delete of the same name changes it in between.
+const RESTORE_ATTEMPTS: usize = 3;
+
 /// One key's current snapshot and the lock that serializes its changes.
 #[derive(Debug)]
 struct Slot {
     current: RwLock<Arc<NamedKey>>,
     writer: tokio::sync::Mutex<()>,
+    /// Set by a delete, under `writer`: a change that was waiting for `writer` must
+    /// not write the deleted key back.
+    removed: AtomicBool,
 }
 
 impl Slot {
@@ -121,7 +129,13 @@ impl Slot {
         Arc::new(Self {
             current: RwLock::new(Arc::new(key)),
             writer: tokio::sync::Mutex::new(()),
+            removed: AtomicBool::new(false),
         })
+    }
+
+    /// Whether a delete removed this key; read while holding `writer`.
+    fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
     }
 
     fn snapshot(&self) -> Arc<NamedKey> {
@@ -347,12 +361,16 @@ impl Keyring {
             slots.get(name).cloned().ok_or(KeyringError::NotFound)?
         };
         let _writer = slot.writer.lock().await;
+        if slot.is_removed() {
+            return Err(KeyringError::NotFound);
+        }
 
         let barrier = self.barrier.clone();
         let path = stored::path(name);
         tokio::task::spawn_blocking(move || barrier.delete(&path))
             .await
             .map_err(|_| KeyringError::WriteTask)??;
+        slot.removed.store(true, Ordering::Release);
         self.slots
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -368,37 +386,57 @@ impl Keyring {
     pub async fn restore(&self, key: NamedKey, force: bool) -> Result<(), KeyringError> {
         let name = key.name.clone();
         let encoded = stored::encode(&key).map_err(|_| KeyringError::WriteTask)?;
-        let barrier = self.barrier.clone();
+        let key = Arc::new(key);
         let path = stored::path(&name);
 
-        let existing = {
-            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-            slots.get(&name).cloned()
-        };
-        if let Some(slot) = existing {
+        // A forced restore races creates and deletes of the same name: it replaces
+        // the key it finds, or writes a new one if there is none; when another
+        // request wins the gap between those two, it looks again.
+        for _ in 0..RESTORE_ATTEMPTS {
+            let existing = {
+                let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+                slots.get(&name).cloned()
+            };
+            if let Some(slot) = existing {
+                if !force {
+                    return Err(KeyringError::Exists(name));
+                }
+                let _writer = slot.writer.lock().await;
+                if slot.is_removed() {
+                    continue;
+                }
+                let (barrier, path, encoded) =
+                    (self.barrier.clone(), path.clone(), encoded.clone());
+                tokio::task::spawn_blocking(move || barrier.put(&path, &encoded))
+                    .await
+                    .map_err(|_| KeyringError::WriteTask)??;
+                *slot.current.write().unwrap_or_else(|e| e.into_inner()) = key;
+                return Ok(());
+            }
+
+            let (barrier, path, encoded) = (self.barrier.clone(), path.clone(), encoded.clone());
+            let written =
+                tokio::task::spawn_blocking(move || barrier.put_if_absent(&path, &encoded))
+                    .await
+                    .map_err(|_| KeyringError::WriteTask)??;
+            if written {
+                let slot = Arc::new(Slot {
+                    current: RwLock::new(key),
+                    writer: tokio::sync::Mutex::new(()),
+                    removed: AtomicBool::new(false),
+                });
+                self.slots
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name, slot);
+                return Ok(());
+            }
+            // A concurrent create or restore took the name first.
             if !force {
                 return Err(KeyringError::Exists(name));
             }
-            let _writer = slot.writer.lock().await;
-            tokio::task::spawn_blocking(move || barrier.put(&path, &encoded))
-                .await
-                .map_err(|_| KeyringError::WriteTask)??;
-            *slot.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
-            return Ok(());
         }
-
-        let written = tokio::task::spawn_blocking(move || barrier.put_if_absent(&path, &encoded))
-            .await
-            .map_err(|_| KeyringError::WriteTask)??;
-        if !written {
-            // A concurrent create or restore took the name first.
-            return Err(KeyringError::Exists(name));
-        }
-        self.slots
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, Slot::new(key));
-        Ok(())
+        Err(KeyringError::Exists(name))
     }
 
     /// Every key name, sorted.
@@ -429,6 +467,9 @@ impl Keyring {
             slots.get(name).cloned().ok_or(KeyringError::NotFound)?
         };
         let _writer = slot.writer.lock().await;
+        if slot.is_removed() {
+            return Err(KeyringError::NotFound.into());
+        }
 
         let next = Arc::new(change(&slot.snapshot())?);
         let encoded = stored::encode(&next).map_err(|_| KeyringError::WriteTask)?;
