@@ -106,6 +106,8 @@ async fn dispatch(
         return response;
     }
 
+    params::check_json_complexity(&body)?;
+
     if parts.method == Method::PATCH {
         let content_type = header_str(&parts.headers, header::CONTENT_TYPE.as_str());
         if content_type != Some("application/merge-patch+json") {

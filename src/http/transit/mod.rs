@@ -39,9 +39,54 @@ use crate::service::Service;
 
 /// Runs the handler of `route`.
 ///
+/// Work that can take milliseconds or more (batches, RSA keys, key generation for
+/// RSA types) runs where it cannot hold up other requests: the worker thread hands
+/// its queue to another thread while it computes, so health checks and cheap
+/// requests keep being answered.
+///
 /// # Errors
 /// The handler's Vault-style error.
 pub async fn handle(
+    service: &Service,
+    route: Transit<'_>,
+    operation: Operation,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread && is_expensive(service, route, &params) {
+        let handle = tokio::runtime::Handle::current();
+        return tokio::task::block_in_place(|| {
+            handle.block_on(run(service, route, operation, params))
+        });
+    }
+    run(service, route, operation, params).await
+}
+
+/// Whether a request may compute for long: a batch, anything on an RSA key, or a
+/// request that creates or rotates to an RSA key (key generation), and the routes
+/// that parse or generate whole keys.
+fn is_expensive(service: &Service, route: Transit<'_>, params: &Params) -> bool {
+    if params.has("batch_input") {
+        return true;
+    }
+    match route {
+        Transit::Restore(_) | Transit::Backup(_) | Transit::WrappingKey => return true,
+        Transit::Import(_) | Transit::ImportVersion(_) => return true,
+        _ => {}
+    }
+    let rsa_key = route
+        .key()
+        .and_then(|name| service.keyring.get(name))
+        .is_some_and(|key| key.key_type.rsa_bits().is_some());
+    let creates_rsa = matches!(route, Transit::Key(_))
+        && params
+            .str_value("type")
+            .is_some_and(|t| t.starts_with("rsa"));
+    rsa_key || creates_rsa
+}
+
+async fn run(
     service: &Service,
     route: Transit<'_>,
     operation: Operation,
