@@ -274,6 +274,7 @@ async fn upsert(
             "convergent encryption requires derivation to be enabled, so context is required",
         ));
     }
+    super::keep_declared_type(service, name, key_type)?;
     let new = NewKey {
         derived,
         convergent,

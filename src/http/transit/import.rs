@@ -176,6 +176,7 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
             true,
         ));
     };
+    super::keep_declared_type(service, name, creation.key_type)?;
     let bytes = unwrap(service, &ciphertext.0, hash).await?;
     let material = import::material(creation.key_type, bytes)
         .map_err(|m| ApiError::Wrapped(format!("error importing key: {m}")))?;

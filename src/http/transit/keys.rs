@@ -414,6 +414,7 @@ pub async fn create(service: &Service, name: &str, params: &Params) -> Result<Re
     if let Some(existing) = service.keyring.get(name) {
         return describe(&existing, &warnings);
     }
+    super::keep_declared_type(service, name, key_type)?;
     if (derived || convergent) && !key_type.supports_derivation() {
         return Err(ApiError::Wrapped(format!(
             "key derivation and convergent encryption not supported for keys of type {type_name}"

@@ -128,5 +128,24 @@ async fn run(
     }
 }
 
+/// Refuses to make `name` a key of `key_type` when the config declares it with another
+/// type: the next start would refuse the key (a key's type never changes).
+///
+/// # Errors
+/// 400 naming the key and both types.
+pub(super) fn keep_declared_type(
+    service: &Service,
+    name: &str,
+    key_type: crate::crypto::KeyType,
+) -> Result<(), ApiError> {
+    match service.config.keys().get(name) {
+        Some(declared) if *declared != key_type => Err(ApiError::bad_request(format!(
+            "key \"{name}\" is declared in the config as {declared}; it cannot be made a \
+             {key_type} key"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Path parameters the URL fixes; a body value for one of them is replaced.
 const NAME_FROM_PATH: &[&str] = &["name"];
