@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -14,15 +12,8 @@ use super::{Archive, Blob, NANOS, Policy, RestoreError, TYPE_NUMBERS, WireStamp}
 use crate::config::is_key_name;
 use crate::crypto::KeyType;
 use crate::crypto::kdf::Kdf;
+use crate::encoding;
 use crate::keyring::key::{KeySettings, Lifecycle, NamedKey, Stamp};
-
-/// Go's standard base64: padding required, stray bits after the last symbol allowed.
-const GO_STD: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
-);
 
 /// A decoded blob, not yet checked beyond its JSON shape.
 pub struct Backup {
@@ -43,16 +34,10 @@ impl Backup {
     /// # Errors
     /// [`RestoreError`] for text that is not base64, JSON of a blob, or names no key.
     pub fn parse(backup: &str, url_name: Option<&str>) -> Result<Self, RestoreError> {
-        // Go skips line breaks inside base64.
-        let text: Zeroizing<String> = Zeroizing::new(backup.replace(['\r', '\n'], ""));
-        let json = Zeroizing::new(GO_STD.decode(text.as_bytes()).map_err(|e| {
-            RestoreError::Base64(match e {
-                base64::DecodeError::InvalidByte(at, _)
-                | base64::DecodeError::InvalidLastSymbol(at, _) => at,
-                // An unfinished last quantum: Go names its first byte.
-                _ => text.len() - text.len() % 4,
-            })
-        })?);
+        // Go's decoder, with its error offsets and its skipping of line breaks.
+        let json = Zeroizing::new(
+            encoding::decode_std(backup).map_err(|e| RestoreError::Base64(e.0))?,
+        );
         let blob: Blob = serde_json::from_slice(&json)
             .map_err(|e| RestoreError::Json(go_json_error(&json, &e)))?;
         let mut policy = blob.policy.ok_or(RestoreError::NoPolicy)?;
