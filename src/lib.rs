@@ -64,7 +64,7 @@ pub async fn serve_on(
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         address = %address,
-        keys = service.config.keys().len(),
+        keys = service.keyring.names().len(),
         endpoints = service.config.endpoints.len(),
         master_key = ?service.master_key_source,
         "vault-kms listening"
