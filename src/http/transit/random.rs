@@ -41,7 +41,7 @@ pub fn random(url: Option<&str>, params: &Params) -> Result<Response, ApiError> 
             bytes => ("", Some(bytes)),
         },
     };
-    // A count in the URL that is not positive is ignored, as OpenBao does.
+    // A negative count in the URL is ignored, as OpenBao does; 0 is refused below.
     let url_count = match url_bytes {
         Some(text) => Some(text.parse::<i64>().map_err(|_| {
             ApiError::bad_request(format!(
@@ -51,7 +51,7 @@ pub fn random(url: Option<&str>, params: &Params) -> Result<Response, ApiError> 
         None => None,
     };
     let count = match url_count {
-        Some(count) if count > 0 => count,
+        Some(count) if count >= 0 => count,
         _ => request.bytes.map_or(DEFAULT_BYTES, |b| b.0),
     };
     if count < 1 {
