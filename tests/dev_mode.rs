@@ -248,20 +248,38 @@ fn without_dev_mode_or_endpoints_the_server_refuses_to_start() {
 fn a_key_the_config_declares_keeps_its_type_after_a_delete() {
     let mut server = Server::start_dev();
     let key = "/v1/transit/keys/app-data";
-    let allowed = server.post(&format!("{key}/config"), "root", r#"{"deletion_allowed":true}"#);
+    let allowed = server.post(
+        &format!("{key}/config"),
+        "root",
+        r#"{"deletion_allowed":true}"#,
+    );
     assert_eq!(allowed.status, 200, "{}", allowed.body);
-    assert_eq!(server.request("DELETE", key, Some("root"), None).status, 204);
+    assert_eq!(
+        server.request("DELETE", key, Some("root"), None).status,
+        204
+    );
 
     // Neither create nor encrypt's upsert may bring it back as another type.
     let created = server.post(key, "root", r#"{"type":"aes256-gcm96"}"#);
     assert_eq!(created.status, 400, "{}", created.body);
-    assert!(created.error().contains("declared in the config as chacha20-poly1305"));
-    let upsert = server.post("/v1/transit/encrypt/app-data", "root", r#"{"plaintext":"aGk="}"#);
+    assert!(
+        created
+            .error()
+            .contains("declared in the config as chacha20-poly1305")
+    );
+    let upsert = server.post(
+        "/v1/transit/encrypt/app-data",
+        "root",
+        r#"{"plaintext":"aGk="}"#,
+    );
     assert_eq!(upsert.status, 400, "{}", upsert.body);
 
     // Its own type is fine, and the server starts again with it.
     let again = server.post(key, "root", r#"{"type":"chacha20-poly1305"}"#);
     assert_eq!(again.status, 200, "{}", again.body);
     server.restart();
-    assert_eq!(server.get(key, "root").json()["data"]["type"], "chacha20-poly1305");
+    assert_eq!(
+        server.get(key, "root").json()["data"]["type"],
+        "chacha20-poly1305"
+    );
 }

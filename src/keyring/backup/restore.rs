@@ -35,9 +35,8 @@ impl Backup {
     /// [`RestoreError`] for text that is not base64, JSON of a blob, or names no key.
     pub fn parse(backup: &str, url_name: Option<&str>) -> Result<Self, RestoreError> {
         // Go's decoder, with its error offsets and its skipping of line breaks.
-        let json = Zeroizing::new(
-            encoding::decode_std(backup).map_err(|e| RestoreError::Base64(e.0))?,
-        );
+        let json =
+            Zeroizing::new(encoding::decode_std(backup).map_err(|e| RestoreError::Base64(e.0))?);
         let blob: Blob = serde_json::from_slice(&json)
             .map_err(|e| RestoreError::Json(go_json_error(&json, &e)))?;
         let mut policy = blob.policy.ok_or(RestoreError::NoPolicy)?;
