@@ -116,12 +116,12 @@ pub struct KeyVersion {
 }
 
 impl KeyVersion {
-    /// A version holding imported `material`, with a fresh HMAC key unless the
-    /// material is itself an HMAC key.
+    /// A version holding `material` (generated or imported), with a fresh HMAC key
+    /// unless the material is itself an HMAC key.
     ///
     /// # Errors
     /// [`CryptoError::Internal`] when the OS has no randomness to give.
-    pub fn imported(material: KeyMaterial, now: OffsetDateTime) -> Result<Self, CryptoError> {
+    pub fn with_material(material: KeyMaterial, now: OffsetDateTime) -> Result<Self, CryptoError> {
         let hmac_key = match &material {
             KeyMaterial::Hmac(key) => key.clone(),
             _ => SecretBytes::random(HMAC_KEY_LEN).map_err(|_| CryptoError::Internal)?,
@@ -142,16 +142,7 @@ impl KeyVersion {
         key_size: usize,
         now: OffsetDateTime,
     ) -> Result<Self, CryptoError> {
-        let material = KeyMaterial::generate(key_type, key_size)?;
-        let hmac_key = match &material {
-            KeyMaterial::Hmac(key) => key.clone(),
-            _ => SecretBytes::random(HMAC_KEY_LEN).map_err(|_| CryptoError::Internal)?,
-        };
-        Ok(Self {
-            created: now,
-            material,
-            hmac_key,
-        })
+        Self::with_material(KeyMaterial::generate(key_type, key_size)?, now)
     }
 }
 
@@ -521,6 +512,25 @@ impl NamedKey {
             .get(&number)
             .map(AsRef::as_ref)
             .ok_or(VersionError::Unavailable)
+    }
+}
+
+/// Checks, in tests, that two keys hold the same versions: material, HMAC keys and
+/// creation times.
+#[cfg(test)]
+pub(crate) fn assert_same_versions(expected: &NamedKey, actual: &NamedKey) {
+    assert_eq!(
+        expected.versions.keys().collect::<Vec<_>>(),
+        actual.versions.keys().collect::<Vec<_>>()
+    );
+    for (n, version) in &expected.versions {
+        let again = &actual.versions[n];
+        assert_eq!(
+            again.material.stored_bytes(),
+            version.material.stored_bytes()
+        );
+        assert_eq!(again.hmac_key, version.hmac_key);
+        assert_eq!(again.created, version.created);
     }
 }
 

@@ -229,15 +229,7 @@ mod tests {
             assert_eq!(loaded.key_type, key_type);
             assert_eq!(loaded.settings, key.settings);
             assert_eq!(loaded.latest_version(), 2);
-            for (n, version) in &key.versions {
-                let again = &loaded.versions[n];
-                assert_eq!(
-                    again.material.stored_bytes(),
-                    version.material.stored_bytes()
-                );
-                assert_eq!(again.hmac_key, version.hmac_key);
-                assert_eq!(again.created, version.created);
-            }
+            crate::keyring::key::assert_same_versions(&key, &loaded);
         }
     }
 

@@ -180,7 +180,8 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
     let bytes = unwrap(service, &ciphertext.0, hash).await?;
     let material = import::material(creation.key_type, bytes)
         .map_err(|m| ApiError::Wrapped(format!("error importing key: {m}")))?;
-    let first = KeyVersion::imported(material, service.clock.now()).map_err(ApiError::internal)?;
+    let first =
+        KeyVersion::with_material(material, service.clock.now()).map_err(ApiError::internal)?;
 
     match service
         .keyring
@@ -259,7 +260,7 @@ pub async fn import_version(
     let material = import::material(key.key_type, bytes).map_err(ApiError::Wrapped)?;
     let key_size = hmac_key_size(&material);
     let now = service.clock.now();
-    let version = KeyVersion::imported(material, now).map_err(ApiError::internal)?;
+    let version = KeyVersion::with_material(material, now).map_err(ApiError::internal)?;
 
     let updated = service
         .keyring
