@@ -1,18 +1,21 @@
 //! The HTTP layer: Vault's request pipeline in front of the transit handlers.
 //!
 //! - [`error`] and [`response`]: error answers and the success envelope.
+//! - [`limits`]: the JSON complexity limit OpenBao applies to every body.
 //! - [`params`]: body and query decoding with Vault's weak typing.
 //! - [`route`]: paths and methods parsed into typed routes.
 //! - [`sys`]: `sys/health` and the other unauthenticated status endpoints.
 //! - [`token`] answers `auth/token/lookup-self`.
 //! - [`transit`]: the transit endpoints, one file per route family.
 //!
-//! Every request passes the same steps in Vault's order: body size (413), token
-//! (403 `permission denied`), ACL (403 multierror), route and method (404/405), then
-//! the handler. One log line per request records method, route, status, latency and
-//! a short hash of the token, never the token or any payload.
+//! Every request passes the same steps in Vault's order: body size (413), JSON
+//! complexity (400), token (403 `permission denied`), ACL (403 multierror), route
+//! and method (404/405), then the handler. One log line per request records method,
+//! route, status, latency and a short hash of the token, never the token or any
+//! payload.
 
 pub mod error;
+pub mod limits;
 pub mod params;
 pub mod response;
 pub mod route;
@@ -106,7 +109,7 @@ async fn dispatch(
         return response;
     }
 
-    params::check_json_complexity(&body)?;
+    limits::check_json_complexity(&body)?;
 
     if parts.method == Method::PATCH {
         let content_type = header_str(&parts.headers, header::CONTENT_TYPE.as_str());

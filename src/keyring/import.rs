@@ -1,4 +1,5 @@
-//! Imported key material: checking unwrapped bytes against the key type.
+//! Imported key material: checking unwrapped bytes against the key type, and the
+//! keyring's wrapping key that the material arrives under.
 //!
 //! Symmetric and `hmac` keys arrive as raw bytes; key pairs as PKCS#8 DER. What a
 //! PKCS#8 blob holds is found out by trying each algorithm, so that a mismatch is
@@ -11,10 +12,55 @@ use aws_lc_rs::signature::{
     EcdsaKeyPair, Ed25519KeyPair,
 };
 
+use std::sync::Arc;
+
 use super::key::{HMAC_KEY_SIZES, KeyMaterial};
+use super::{Keyring, KeyringError, stored};
+use crate::barrier::Barrier;
 use crate::crypto::KeyType;
 use crate::crypto::ecdsa::Curve;
+use crate::crypto::wrap::WrappingKey;
 use crate::secret::SecretBytes;
+
+/// Storage path of the BYOK wrapping key: outside `keys/`, so no key name reaches it.
+const WRAPPING_KEY_PATH: &str = "core/wrapping-key";
+
+impl Keyring {
+    /// The BYOK wrapping key: loaded from storage, or generated and stored on first
+    /// use. Concurrent first calls agree on one key, across processes too.
+    ///
+    /// # Errors
+    /// [`KeyringError`] when generation or storage fails, or the stored key is bad.
+    pub async fn wrapping_key(&self) -> Result<Arc<WrappingKey>, KeyringError> {
+        self.wrapping_key
+            .get_or_try_init(|| async {
+                let barrier = self.barrier.clone();
+                tokio::task::spawn_blocking(move || Self::load_wrapping_key(&barrier))
+                    .await
+                    .map_err(|_| KeyringError::WriteTask)?
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    fn load_wrapping_key(barrier: &Barrier) -> Result<WrappingKey, KeyringError> {
+        let corrupt = || KeyringError::Corrupt {
+            name: WRAPPING_KEY_PATH.to_owned(),
+            source: stored::DecodeError::Material(1),
+        };
+        if let Some(bytes) = barrier.get(WRAPPING_KEY_PATH)? {
+            return WrappingKey::from_pkcs8(SecretBytes::new(bytes.to_vec()))
+                .map_err(|_| corrupt());
+        }
+        let key = WrappingKey::generate()?;
+        if barrier.put_if_absent(WRAPPING_KEY_PATH, key.pkcs8().expose())? {
+            return Ok(key);
+        }
+        let bytes = barrier.get(WRAPPING_KEY_PATH)?.ok_or_else(corrupt)?;
+        WrappingKey::from_pkcs8(SecretBytes::new(bytes.to_vec())).map_err(|_| corrupt())
+    }
+}
 
 /// What a PKCS#8 private key turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //!
 //! - [`backup`]: Vault's backup blob of a key.
 //! - [`cipher`]: encryption and decryption with derivation, convergence and RSA.
-//! - [`import`]: imported (BYOK) key material checked against the key type.
+//! - [`import`]: imported (BYOK) key material checked against the key type, and the
+//!   wrapping key it arrives under.
 //! - [`key`]: a named key's versions and the version rules of each operation.
 //! - [`stored`]: the persisted form of a key.
 //! - [`versioned`]: the `vault:vN:` strings that carry ciphertexts and signatures.
@@ -26,7 +27,6 @@ use crate::barrier::{Barrier, BarrierError};
 use crate::clock::Clock;
 use crate::crypto::wrap::WrappingKey;
 use crate::crypto::{CryptoError, KeyType};
-use crate::secret::SecretBytes;
 pub use key::NamedKey;
 
 /// A failure of a keyring operation.
@@ -161,9 +161,6 @@ const DECLARED_HMAC_KEY_SIZE: usize = 32;
 
 /// Storage path of the mount settings.
 const MOUNT_SETTINGS_PATH: &str = "core/mount-settings";
-
-/// Storage path of the BYOK wrapping key: outside `keys/`, so no key name reaches it.
-const WRAPPING_KEY_PATH: &str = "core/wrapping-key";
 
 /// All named keys of a data dir.
 #[derive(Debug)]
@@ -559,41 +556,6 @@ impl Keyring {
             .entry(key.name.clone())
             .or_insert_with(|| Slot::new(key));
         Ok(slot.snapshot())
-    }
-
-    /// The BYOK wrapping key: loaded from storage, or generated and stored on first
-    /// use. Concurrent first calls agree on one key, across processes too.
-    ///
-    /// # Errors
-    /// [`KeyringError`] when generation or storage fails, or the stored key is bad.
-    pub async fn wrapping_key(&self) -> Result<Arc<WrappingKey>, KeyringError> {
-        self.wrapping_key
-            .get_or_try_init(|| async {
-                let barrier = self.barrier.clone();
-                tokio::task::spawn_blocking(move || Self::load_wrapping_key(&barrier))
-                    .await
-                    .map_err(|_| KeyringError::WriteTask)?
-                    .map(Arc::new)
-            })
-            .await
-            .cloned()
-    }
-
-    fn load_wrapping_key(barrier: &Barrier) -> Result<WrappingKey, KeyringError> {
-        let corrupt = || KeyringError::Corrupt {
-            name: WRAPPING_KEY_PATH.to_owned(),
-            source: stored::DecodeError::Material(1),
-        };
-        if let Some(bytes) = barrier.get(WRAPPING_KEY_PATH)? {
-            return WrappingKey::from_pkcs8(SecretBytes::new(bytes.to_vec()))
-                .map_err(|_| corrupt());
-        }
-        let key = WrappingKey::generate()?;
-        if barrier.put_if_absent(WRAPPING_KEY_PATH, key.pkcs8().expose())? {
-            return Ok(key);
-        }
-        let bytes = barrier.get(WRAPPING_KEY_PATH)?.ok_or_else(corrupt)?;
-        WrappingKey::from_pkcs8(SecretBytes::new(bytes.to_vec())).map_err(|_| corrupt())
     }
 }
 
