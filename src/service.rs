@@ -67,6 +67,10 @@ pub struct Service {
     pub cluster: ClusterInfo,
     /// Where the master key came from.
     pub master_key_source: MasterKeySource,
+    /// Permits for requests that compute for long (batches, RSA): one per core, so
+    /// that they cannot multiply threads and memory; the others wait without holding
+    /// a worker thread.
+    pub heavy_work: tokio::sync::Semaphore,
     /// Lock held while serving, so that two servers never share a data dir.
     _lock: Option<File>,
 }
@@ -129,6 +133,9 @@ impl Service {
             clock,
             cluster,
             master_key_source,
+            heavy_work: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            ),
             _lock: lock,
         })
     }

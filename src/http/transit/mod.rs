@@ -39,10 +39,11 @@ use crate::service::Service;
 
 /// Runs the handler of `route`.
 ///
-/// Work that can take milliseconds or more (batches, RSA keys, key generation for
-/// RSA types) runs where it cannot hold up other requests: the worker thread hands
+/// Work that can take milliseconds or more (RSA keys, key generation for RSA
+/// types, whole-key parsing) runs where it cannot hold up other requests: the worker thread hands
 /// its queue to another thread while it computes, so health checks and cheap
-/// requests keep being answered.
+/// requests keep being answered. At most one such request per core computes at a
+/// time; the others wait for a permit without holding a thread.
 ///
 /// # Errors
 /// The handler's Vault-style error.
@@ -55,6 +56,8 @@ pub async fn handle(
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if multi_thread && is_expensive(service, route, &params) {
+        // Closed only if the server is shutting down; then the work runs as it is.
+        let _permit = service.heavy_work.acquire().await.ok();
         let handle = tokio::runtime::Handle::current();
         return tokio::task::block_in_place(|| {
             handle.block_on(run(service, route, operation, params))
@@ -63,13 +66,12 @@ pub async fn handle(
     run(service, route, operation, params).await
 }
 
-/// Whether a request may compute for long: a batch, anything on an RSA key, or a
-/// request that creates or rotates to an RSA key (key generation), and the routes
-/// that parse or generate whole keys.
+/// Whether a request may compute for long: anything on an RSA key (an invalid PSS
+/// signature alone costs up to a few hundred RSA verifications), creating an RSA key
+/// (key generation), and the routes that parse or generate whole keys. Batches on
+/// other keys stay where they are: the JSON limit bounds them to a few hundred items
+/// of microseconds each.
 fn is_expensive(service: &Service, route: Transit<'_>, params: &Params) -> bool {
-    if params.has("batch_input") {
-        return true;
-    }
     match route {
         Transit::Restore(_) | Transit::Backup(_) | Transit::WrappingKey => return true,
         Transit::Import(_) | Transit::ImportVersion(_) => return true,
