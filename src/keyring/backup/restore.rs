@@ -76,7 +76,7 @@ fn go_json_error(json: &[u8], err: &serde_json::Error) -> String {
         return "EOF".to_owned();
     };
     let kind = match first {
-        b'{' | b'n' => return err.to_string(),
+        b'{' | b'n' => return without_values(&err.to_string()),
         b'[' => "array",
         b'"' => "string",
         b'-' | b'0'..=b'9' => "number",
@@ -89,6 +89,29 @@ fn go_json_error(json: &[u8], err: &serde_json::Error) -> String {
         }
     };
     format!("json: cannot unmarshal {kind} into Go value of type keysutil.KeyData")
+}
+
+/// serde_json's message with the values it quotes left out: a blob holds key
+/// material, and none of it may come back in an error.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote = None;
+    for c in message.chars() {
+        match quote {
+            Some(open) if c == open => {
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None if c == '"' || c == '`' => {
+                out.push(c);
+                out.push('…');
+                quote = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// Vault's consistency rules for any policy it saves, with its texts.

@@ -153,3 +153,14 @@ fn text_that_is_not_a_blob_gets_gos_texts() {
         "failed restored policy name validator: entry would not be accessible"
     );
 }
+
+#[test]
+fn a_malformed_blob_does_not_echo_its_values_in_the_error() {
+    let blob = r#"{"policy":{"name":"k","type":"c2VjcmV0LWtleS1ieXRlcw=="}}"#;
+    let err = Backup::parse(&STANDARD.encode(blob), None)
+        .unwrap_err()
+        .to_string();
+
+    assert!(err.contains("invalid type"), "{err}");
+    assert!(!err.contains("c2VjcmV0LWtleS1ieXRlcw"), "{err}");
+}
