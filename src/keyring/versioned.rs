@@ -64,9 +64,20 @@ impl Prefix {
     pub fn format(&self, version: u32, payload: &str) -> String {
         let mut out = String::with_capacity(self.head.len() + 12 + payload.len());
         out.push_str(&self.head);
-        out.push_str(&version.to_string());
+        out.push_str(itoa::Buffer::new().format(version));
         out.push(':');
         out.push_str(payload);
+        out
+    }
+
+    /// Formats `payload` under `version`, encoding it in base64 straight into the
+    /// answer instead of through a separate string.
+    pub fn format_bytes(&self, version: u32, payload: &[u8]) -> String {
+        let mut out = String::with_capacity(self.head.len() + 12 + payload.len().div_ceil(3) * 4);
+        out.push_str(&self.head);
+        out.push_str(itoa::Buffer::new().format(version));
+        out.push(':');
+        crate::encoding::append_std(payload, &mut out);
         out
     }
 

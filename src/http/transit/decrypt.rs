@@ -225,8 +225,5 @@ fn rewrap_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, I
         context.as_deref().map(Vec::as_slice),
         None,
     )?;
-    Ok(Sealed::new(
-        prefix.format(number, &encoding::encode_std(&payload)),
-        number,
-    ))
+    Ok(Sealed::new(prefix.format_bytes(number, &payload), number))
 }

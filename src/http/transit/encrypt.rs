@@ -199,10 +199,7 @@ fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, 
         context.as_deref().map(Vec::as_slice),
         aad.as_deref(),
     )?;
-    Ok(Sealed::new(
-        prefix.format(number, &encoding::encode_std(&payload)),
-        number,
-    ))
+    Ok(Sealed::new(prefix.format_bytes(number, &payload), number))
 }
 
 /// The decoded `context` of an item; an empty one counts as none, as in Vault.

@@ -78,7 +78,7 @@ pub fn hmac(
         let input = encoding::decode_std(input)
             .map_err(|e| format!("unable to decode input as base64: {e}"))?;
         let tag = hmac::sign(hash, version.hmac_key.expose(), &input).map_err(|e| e.to_string())?;
-        Ok(prefix.format(number, &encoding::encode_std(&tag)))
+        Ok(prefix.format_bytes(number, &tag))
     };
 
     let Some(batch) = request.batch_input.as_ref().filter(|b| !b.is_null()) else {
