@@ -15,6 +15,7 @@
 //! - [`connection`]: connection details as the platform prints them.
 //! - [`probe`]: the `health` command's check of a running server.
 //! - [`encoding`]: base64 with Vault's exact rules.
+//! - [`log`]: where log lines go: batched writes from a background thread.
 //! - [`secret`]: zeroizing, unprintable containers for secrets.
 //! - [`clock`]: injectable time.
 
@@ -27,6 +28,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod http;
 pub mod keyring;
+pub mod log;
 pub mod probe;
 pub mod secret;
 pub mod service;

@@ -86,39 +86,45 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve { log_format, .. } => Some(*log_format),
+        Command::Relationships { .. } | Command::Env { .. } => Some(LogFormat::Text),
+        Command::Health { .. } => None,
+    };
+    // Held until the command ends: dropping it writes the last lines.
+    let _logs = match log_format.map(init_tracing).transpose() {
+        Ok(guard) => guard,
+        Err(message) => {
+            eprintln!("vault-kms: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Serve {
             config,
             listen,
-            log_format,
+            log_format: _,
             dev,
             dev_root_token_id,
             in_memory,
         } => {
-            let _logs = init_tracing(log_format);
             let dev = dev.then_some(dev_root_token_id);
             serve(&config, listen.as_deref(), dev, in_memory)
         }
-        Command::Relationships { config, listen } => {
-            let _logs = init_tracing(LogFormat::Text);
-            relationships(&config, listen.as_deref())
-        }
+        Command::Relationships { config, listen } => relationships(&config, listen.as_deref()),
         Command::Env {
             endpoint,
             config,
             prefix,
             export,
             listen,
-        } => {
-            let _logs = init_tracing(LogFormat::Text);
-            env(
-                &config,
-                listen.as_deref(),
-                &endpoint,
-                prefix.as_deref(),
-                export,
-            )
-        }
+        } => env(
+            &config,
+            listen.as_deref(),
+            &endpoint,
+            prefix.as_deref(),
+            export,
+        ),
         Command::Health { address } => vault_kms::probe::check_health(&address),
     };
     match result {
@@ -130,26 +136,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Bytes of log lines the background writer gathers before writing them out; it
-/// also writes whenever it has no more lines waiting, so lines are never held back.
-const LOG_BUFFER: usize = 64 * 1024;
-
 /// Logs go to stderr; `RUST_LOG` sets levels (default `info`).
-/// Lines go through a background writer so that request handling never waits on
-/// stderr; nothing is dropped (a full buffer makes the logger wait instead), and
-/// the returned guard flushes what is left when it is dropped at exit. Under load
-/// the writer sends many lines in one write instead of one write per line.
-fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::BufWriter::with_capacity(
-            LOG_BUFFER,
-            std::io::stderr(),
-        ));
+/// Lines gather in memory and a background thread writes them every few
+/// milliseconds (see `vault_kms::log`), so that request handling never waits on
+/// stderr and a busy server does not pay a system call per line; nothing is dropped,
+/// and the returned guard writes what is left when it is dropped at exit.
+fn init_tracing(format: LogFormat) -> Result<vault_kms::log::FlushGuard, String> {
+    let (writer, guard) =
+        vault_kms::log::batched(std::io::stderr(), vault_kms::log::FLUSH_INTERVAL)
+            .map_err(|e| format!("cannot start the log writer: {e}"))?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_timer(vault_kms::log::UtcMicros)
         .with_writer(writer)
         .with_ansi(terminal);
     match format {
@@ -159,7 +159,7 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
         LogFormat::Text => builder.fmt_fields(plain_fields()).init(),
         LogFormat::Json => builder.json().init(),
     }
-    guard
+    Ok(guard)
 }
 
 /// `message` as it is, then `name=value` for every other field, separated by spaces:
