@@ -9,7 +9,8 @@
 //! - [`http`]: Vault's request pipeline and the transit endpoints.
 //! - [`auth`]: endpoint tokens and the policies they carry.
 //! - [`keyring`]: named keys, their versions and version rules.
-//! - [`crypto`]: the algorithms, one file per family, on aws-lc-rs.
+//! - [`crypto`]: the algorithms, one file per family, on aws-lc-rs (and AWS-LC's C API
+//!   where aws-lc-rs lacks a combination).
 //! - [`barrier`]: the master key and the encryption of everything stored.
 //! - [`storage`]: the durable record store behind a small trait (SQLite).
 //! - [`connection`]: connection details as the platform prints them.

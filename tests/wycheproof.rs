@@ -5,6 +5,7 @@
 //! DER shape check Vault applies to ASN.1 ECDSA signatures, then the hash of the
 //! message and the verification of the digest. "valid" vectors must verify and
 //! "invalid" ones must not; "acceptable" ones (legacy encodings) may go either way.
+//! HMAC vectors go through the code `hmac` and HMAC verification run.
 //! The data and its source are in `tests/data/wycheproof/`.
 
 #![allow(
@@ -19,6 +20,7 @@ use serde_json::Value;
 use vault_kms::crypto::ecdsa::{Curve, EcdsaPublicKey, Marshaling, check_asn1_shape};
 use vault_kms::crypto::ed25519;
 use vault_kms::crypto::hash::HashAlgorithm;
+use vault_kms::crypto::hmac;
 use vault_kms::crypto::rsa_signing::{self, RsaScheme, SaltLength};
 
 fn load(file: &str) -> Value {
@@ -44,9 +46,15 @@ fn text<'a>(value: &'a Value, name: &str) -> &'a str {
 
 fn hash_of(group: &Value) -> HashAlgorithm {
     match text(group, "sha") {
+        "SHA-1" => HashAlgorithm::Sha1,
+        "SHA-224" => HashAlgorithm::Sha2_224,
         "SHA-256" => HashAlgorithm::Sha2_256,
         "SHA-384" => HashAlgorithm::Sha2_384,
         "SHA-512" => HashAlgorithm::Sha2_512,
+        "SHA3-224" => HashAlgorithm::Sha3_224,
+        "SHA3-256" => HashAlgorithm::Sha3_256,
+        "SHA3-384" => HashAlgorithm::Sha3_384,
+        "SHA3-512" => HashAlgorithm::Sha3_512,
         other => panic!("no vectors expected for {other}"),
     }
 }
@@ -204,9 +212,66 @@ fn rsa_pss_signatures() {
 }
 
 #[test]
+fn rsa_pss_signatures_over_sha1_through_aws_lc_s_c_api() {
+    rsa("rsa_pss_2048_sha1_mgf1_20_test.json", pss);
+}
+
+#[test]
 fn rsa_pkcs1v15_signatures() {
     let pkcs1 = |_: &Value| RsaScheme::Pkcs1v15;
     rsa("rsa_signature_2048_sha256_test.json", pkcs1);
     rsa("rsa_signature_3072_sha384_test.json", pkcs1);
     rsa("rsa_signature_4096_sha512_test.json", pkcs1);
+}
+
+#[test]
+fn rsa_pkcs1v15_signatures_over_sha224_and_sha3_through_aws_lc_s_c_api() {
+    let pkcs1 = |_: &Value| RsaScheme::Pkcs1v15;
+    rsa("rsa_signature_2048_sha224_test.json", pkcs1);
+    rsa("rsa_signature_2048_sha3_224_test.json", pkcs1);
+    rsa("rsa_signature_3072_sha3_256_test.json", pkcs1);
+    rsa("rsa_signature_2048_sha3_384_test.json", pkcs1);
+    rsa("rsa_signature_3072_sha3_512_test.json", pkcs1);
+}
+
+/// HMAC vectors whose tag has the hash's full length (Vault never truncates): valid
+/// tags must verify, invalid ones (changed tags) must not.
+fn hmac_full_tags(file: &str, hash: HashAlgorithm) {
+    let data = load(file);
+    let mut judged = 0;
+    let mut wrong = Vec::new();
+    for group in data["testGroups"].as_array().unwrap() {
+        if group["tagSize"].as_u64() != Some(hash.output_len() as u64 * 8) {
+            continue;
+        }
+        for test in group["tests"].as_array().unwrap() {
+            let expected = match text(test, "result") {
+                "valid" => true,
+                "invalid" => false,
+                _ => continue,
+            };
+            let (key, message, tag) = (
+                hex(text(test, "key")),
+                hex(text(test, "msg")),
+                hex(text(test, "tag")),
+            );
+            if hmac::verify(hash, &key, &message, &tag).unwrap() != expected {
+                wrong.push(format!("tcId {} ({})", test["tcId"], text(test, "comment")));
+            }
+            if expected {
+                assert_eq!(hmac::sign(hash, &key, &message).unwrap(), tag);
+            }
+            judged += 1;
+        }
+    }
+    assert!(wrong.is_empty(), "{file}: wrong verdicts for {wrong:?}");
+    assert!(judged > 50, "{file}: only {judged} vectors");
+}
+
+#[test]
+fn hmac_sha3_tags_through_aws_lc_s_c_api() {
+    hmac_full_tags("hmac_sha3_224_test.json", HashAlgorithm::Sha3_224);
+    hmac_full_tags("hmac_sha3_256_test.json", HashAlgorithm::Sha3_256);
+    hmac_full_tags("hmac_sha3_384_test.json", HashAlgorithm::Sha3_384);
+    hmac_full_tags("hmac_sha3_512_test.json", HashAlgorithm::Sha3_512);
 }

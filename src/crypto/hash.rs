@@ -4,6 +4,8 @@ use std::fmt;
 
 use aws_lc_rs::digest;
 
+use super::{CryptoError, awslc};
+
 /// A hash algorithm accepted by sign and verify.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashAlgorithm {
@@ -26,11 +28,6 @@ pub enum HashAlgorithm {
     /// SHA3-512 (FIPS 202).
     Sha3_512,
 }
-
-/// The hash named in a request is one vault-kms cannot compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("hash algorithm {0} is not supported by vault-kms")]
-pub struct UnsupportedHash(pub HashAlgorithm);
 
 impl HashAlgorithm {
     /// Vault's default when a request names none.
@@ -67,8 +64,24 @@ impl HashAlgorithm {
         }
     }
 
-    fn algorithm(self) -> Result<&'static digest::Algorithm, UnsupportedHash> {
-        Ok(match self {
+    /// The length of a digest, in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha2_224 | Self::Sha3_224 => 28,
+            Self::Sha2_256 | Self::Sha3_256 => 32,
+            Self::Sha2_384 | Self::Sha3_384 => 48,
+            Self::Sha2_512 | Self::Sha3_512 => 64,
+        }
+    }
+
+    /// The digest of `message`: aws-lc-rs computes every hash it offers, AWS-LC's C
+    /// API (see [`super::awslc`]) the SHA3-224 it does not.
+    ///
+    /// # Errors
+    /// [`CryptoError::Internal`] if AWS-LC fails (out of memory).
+    pub fn digest(self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let algorithm = match self {
             Self::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
             Self::Sha2_224 => &digest::SHA224,
             Self::Sha2_256 => &digest::SHA256,
@@ -77,17 +90,9 @@ impl HashAlgorithm {
             Self::Sha3_256 => &digest::SHA3_256,
             Self::Sha3_384 => &digest::SHA3_384,
             Self::Sha3_512 => &digest::SHA3_512,
-            // aws-lc-rs offers no SHA3-224.
-            Self::Sha3_224 => return Err(UnsupportedHash(self)),
-        })
-    }
-
-    /// The digest of `message`.
-    ///
-    /// # Errors
-    /// [`UnsupportedHash`] for an algorithm the crypto provider lacks.
-    pub fn digest(self, message: &[u8]) -> Result<digest::Digest, UnsupportedHash> {
-        Ok(digest::digest(self.algorithm()?, message))
+            Self::Sha3_224 => return awslc::digest(self, message),
+        };
+        Ok(digest::digest(algorithm, message).as_ref().to_vec())
     }
 }
 
@@ -104,7 +109,8 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for name in [
-            "sha1", "sha2-224", "sha2-256", "sha2-384", "sha2-512", "sha3-256",
+            "sha1", "sha2-224", "sha2-256", "sha2-384", "sha2-512", "sha3-224", "sha3-256",
+            "sha3-384", "sha3-512",
         ] {
             let alg = HashAlgorithm::from_vault_name(name).unwrap();
             assert_eq!(alg.as_str(), name);
@@ -120,9 +126,15 @@ mod tests {
             (HashAlgorithm::Sha2_256, 32),
             (HashAlgorithm::Sha2_384, 48),
             (HashAlgorithm::Sha2_512, 64),
+            (HashAlgorithm::Sha3_224, 28),
+            (HashAlgorithm::Sha3_256, 32),
+            (HashAlgorithm::Sha3_384, 48),
+            (HashAlgorithm::Sha3_512, 64),
+            (HashAlgorithm::Sha1, 20),
         ];
         for (alg, len) in cases {
-            assert_eq!(alg.digest(b"abc").unwrap().as_ref().len(), len, "{alg}");
+            assert_eq!(alg.digest(b"abc").unwrap().len(), len, "{alg}");
+            assert_eq!(alg.output_len(), len, "{alg}");
         }
     }
 
@@ -131,7 +143,7 @@ mod tests {
         // FIPS 180-2, appendix B.1: SHA-256("abc").
         let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         let digest = HashAlgorithm::Sha2_256.digest(b"abc").unwrap();
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, expected);
     }
 }

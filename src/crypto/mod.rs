@@ -1,4 +1,5 @@
-//! Cryptographic algorithms, one file per family, all backed by aws-lc-rs.
+//! Cryptographic algorithms, one file per family, all backed by aws-lc-rs, and by the
+//! same AWS-LC through its C API where aws-lc-rs lacks a combination ([`awslc`]).
 //!
 //! - [`aead`]: `aes128-gcm96`, `aes256-gcm96` and `chacha20-poly1305`.
 //! - [`rsa`]: `rsa-2048`, `rsa-3072` and `rsa-4096` keys and RSA-OAEP encryption.
@@ -7,15 +8,18 @@
 //! - [`ecdsa`]: the `ecdsa-p256`, `ecdsa-p384` and `ecdsa-p521` signing key types.
 //! - [`ed25519`]: the `ed25519` signing key type.
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
-//! - [`hmac`]: HMAC over the SHA-1 and SHA-2 hashes.
+//! - [`hmac`]: HMAC over the SHA-1, SHA-2 and SHA-3 hashes.
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
 //! - [`export`]: key material in the DER and PEM encodings that `export` answers with
 //!   (RustCrypto's `pkcs8`, `pkcs1` and `sec1` format crates; no primitives).
 //! - [`wrap`]: the BYOK wrapping key and the unwrapping of imported material.
+//! - [`awslc`]: the one module with `unsafe` code: SHA3-224, SHA-3 HMACs, RSA
+//!   signatures over other hashes and OAEP with SHA-224, through `aws-lc-sys`.
 //!
 //! Nothing here knows about key versions or policies; that is `keyring`'s job.
 
 pub mod aead;
+pub mod awslc;
 pub mod components;
 pub mod ecdsa;
 pub mod ed25519;

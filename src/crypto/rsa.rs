@@ -134,7 +134,7 @@ impl RsaKey {
         scheme: RsaScheme,
         digest: &[u8],
     ) -> Result<Vec<u8>, RsaSignError> {
-        rsa_signing::sign(&self.signing, hash, scheme, digest)
+        rsa_signing::sign(&self.signing, self.pkcs8.expose(), hash, scheme, digest)
     }
 
     /// Whether a PSS salt of `n` bytes fits this key with `hash`.

@@ -7,9 +7,12 @@
 //! aws-lc-rs takes salt lengths as `'static` parameters, so the tables below hold one
 //! parameter set per possible length, built at compile time.
 //!
-//! aws-lc-rs signs RSA only with SHA-256, SHA-384 and SHA-512; the other hashes Vault
-//! accepts for RSA (SHA-1, SHA-224, SHA-3, and `none` with PKCS #1 v1.5) are refused
-//! with [`RsaSignError::UnsupportedHash`].
+//! aws-lc-rs signs RSA only with SHA-256, SHA-384 and SHA-512, and those keep its fast
+//! paths. The other hashes Vault accepts for RSA (SHA-1, SHA-224, the SHA-3 hashes,
+//! and `none` with PKCS #1 v1.5, which pads the input without a DigestInfo as Go's
+//! `SignPKCS1v15` with hash 0 does) go to the same AWS-LC through its C API, in
+//! [`super::awslc`]; there PSS verification with `auto` recovers the salt length from
+//! the signature, as Go does, instead of trying each length.
 
 use aws_lc_rs::digest::Digest;
 use aws_lc_rs::signature::{
@@ -20,6 +23,7 @@ use aws_lc_rs::signature::{
     RsaSignatureEncoding,
 };
 
+use super::awslc::{self, PssSalt, RsaPadding};
 use super::hash::HashAlgorithm;
 
 /// How the PSS salt length is chosen (`salt_length`).
@@ -45,15 +49,15 @@ pub enum RsaScheme {
 /// Why an RSA signature could not be made. The texts are Vault's where it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RsaSignError {
-    /// A hash aws-lc-rs cannot sign RSA with.
-    #[error("hash algorithm {0} is not supported for RSA signatures by vault-kms")]
-    UnsupportedHash(&'static str),
     /// A salt longer than the key and hash allow.
     #[error("requested salt length {0} is invalid")]
     SaltLength(usize),
     /// A prehashed input whose length is not the hash's.
     #[error("crypto/rsa: input must be hashed with given hash")]
     DigestLength,
+    /// An unhashed PKCS #1 v1.5 input longer than the key can pad (Go's text).
+    #[error("crypto/rsa: message too long for RSA key size")]
+    MessageTooLong,
     /// The signing operation itself failed.
     #[error("failed to sign the input with the RSA key")]
     Internal,
@@ -98,32 +102,32 @@ struct HashTables {
     algorithm: &'static aws_lc_rs::digest::Algorithm,
 }
 
-fn tables(hash: Option<HashAlgorithm>) -> Result<HashTables, RsaSignError> {
+/// The aws-lc-rs parameters of `hash`; `None` for the hashes it cannot sign RSA with.
+fn tables(hash: HashAlgorithm) -> Option<HashTables> {
     use aws_lc_rs::digest::{SHA256, SHA384, SHA512};
-    Ok(match hash {
-        Some(HashAlgorithm::Sha2_256) => HashTables {
+    Some(match hash {
+        HashAlgorithm::Sha2_256 => HashTables {
             pss_sign: &PSS_SHA256_SIGN,
             pss_verify: &PSS_SHA256_VERIFY,
             pkcs1_sign: &RSA_PKCS1_SHA256,
             pkcs1_verify: &RSA_PKCS1_2048_8192_SHA256,
             algorithm: &SHA256,
         },
-        Some(HashAlgorithm::Sha2_384) => HashTables {
+        HashAlgorithm::Sha2_384 => HashTables {
             pss_sign: &PSS_SHA384_SIGN,
             pss_verify: &PSS_SHA384_VERIFY,
             pkcs1_sign: &RSA_PKCS1_SHA384,
             pkcs1_verify: &RSA_PKCS1_2048_8192_SHA384,
             algorithm: &SHA384,
         },
-        Some(HashAlgorithm::Sha2_512) => HashTables {
+        HashAlgorithm::Sha2_512 => HashTables {
             pss_sign: &PSS_SHA512_SIGN,
             pss_verify: &PSS_SHA512_VERIFY,
             pkcs1_sign: &RSA_PKCS1_SHA512,
             pkcs1_verify: &RSA_PKCS1_2048_8192_SHA512,
             algorithm: &SHA512,
         },
-        Some(other) => return Err(RsaSignError::UnsupportedHash(other.as_str())),
-        None => return Err(RsaSignError::UnsupportedHash("none")),
+        _ => return None,
     })
 }
 
@@ -133,39 +137,49 @@ fn max_salt(modulus_len: usize, digest_len: usize) -> usize {
     modulus_len.saturating_sub(digest_len + 2)
 }
 
-/// Refuses the hashes aws-lc-rs cannot sign or verify RSA signatures with.
-///
-/// # Errors
-/// [`RsaSignError::UnsupportedHash`].
-pub fn check_hash(hash: Option<HashAlgorithm>) -> Result<(), RsaSignError> {
-    tables(hash).map(|_| ())
-}
+/// Bytes of PKCS #1 v1.5 padding around an unhashed input (RFC 8017 §9.2: at least
+/// eight bytes of padding string and three fixed bytes).
+const PKCS1_OVERHEAD: usize = 11;
 
 /// Whether a PSS salt of `n` bytes fits a modulus of `modulus_len` bytes with `hash`;
-/// an unsupported hash fits nothing.
+/// with no hash (`none`, which PSS refuses) nothing fits.
 pub fn salt_fits(modulus_len: usize, hash: Option<HashAlgorithm>, n: usize) -> bool {
-    tables(hash).is_ok_and(|t| n <= max_salt(modulus_len, t.algorithm.output_len()))
+    hash.is_some_and(|hash| n <= max_salt(modulus_len, hash.output_len()))
 }
 
-/// Signs `digest`, the output of `hash`, with `key`.
+/// Signs `digest`, the output of `hash`, with `key`, whose PKCS#8 encoding `pkcs8`
+/// serves the hashes aws-lc-rs cannot sign with. With no hash (`none`), `digest` is
+/// the input itself, padded with PKCS #1 v1.5; the caller refuses `none` with PSS.
 ///
 /// # Errors
-/// [`RsaSignError`] for an unsupported hash, a salt that does not fit, or a digest
-/// of the wrong length.
+/// [`RsaSignError`] for a salt that does not fit, a digest of the wrong length or an
+/// unhashed input too long for the key.
 pub fn sign(
     key: &RsaKeyPair,
+    pkcs8: &[u8],
     hash: Option<HashAlgorithm>,
     scheme: RsaScheme,
     digest: &[u8],
 ) -> Result<Vec<u8>, RsaSignError> {
-    let tables = tables(hash)?;
-    let digest_len = tables.algorithm.output_len();
-    let digest = Digest::import_less_safe(digest, tables.algorithm)
-        .map_err(|_| RsaSignError::DigestLength)?;
-    let encoding = match scheme {
-        RsaScheme::Pkcs1v15 => tables.pkcs1_sign,
+    let modulus_len = key.public_modulus_len();
+    let Some(hash) = hash else {
+        if scheme != RsaScheme::Pkcs1v15 {
+            return Err(RsaSignError::Internal);
+        }
+        if digest.len() + PKCS1_OVERHEAD > modulus_len {
+            return Err(RsaSignError::MessageTooLong);
+        }
+        return awslc::rsa_sign(pkcs8, None, RsaPadding::Pkcs1v15, digest)
+            .map_err(|_| RsaSignError::Internal);
+    };
+    let digest_len = hash.output_len();
+    if digest.len() != digest_len {
+        return Err(RsaSignError::DigestLength);
+    }
+    let salt = match scheme {
+        RsaScheme::Pkcs1v15 => None,
         RsaScheme::Pss(salt) => {
-            let max = max_salt(key.public_modulus_len(), digest_len);
+            let max = max_salt(modulus_len, digest_len);
             let length = match salt {
                 SaltLength::Auto => max,
                 SaltLength::Hash => digest_len,
@@ -174,10 +188,22 @@ pub fn sign(
             if length > max {
                 return Err(RsaSignError::SaltLength(length));
             }
-            &tables.pss_sign[length]
+            Some(length)
         }
     };
-    let mut signature = vec![0u8; key.public_modulus_len()];
+
+    let Some(tables) = tables(hash) else {
+        let padding = salt.map_or(RsaPadding::Pkcs1v15, |n| RsaPadding::Pss(PssSalt::Bytes(n)));
+        return awslc::rsa_sign(pkcs8, Some(hash), padding, digest)
+            .map_err(|_| RsaSignError::Internal);
+    };
+    let digest = Digest::import_less_safe(digest, tables.algorithm)
+        .map_err(|_| RsaSignError::DigestLength)?;
+    let encoding = match salt {
+        None => tables.pkcs1_sign,
+        Some(length) => &tables.pss_sign[length],
+    };
+    let mut signature = vec![0u8; modulus_len];
     key.sign_digest(encoding, &digest, &mut signature)
         .map_err(|_| RsaSignError::Internal)?;
     Ok(signature)
@@ -186,10 +212,11 @@ pub fn sign(
 /// Whether `signature` is a valid signature of `digest` under the public key
 /// `public_der` (SubjectPublicKeyInfo DER) of `modulus_len` bytes.
 ///
-/// A digest of the wrong length or an unsupported hash is simply not valid. With
-/// [`SaltLength::Auto`] the two common lengths (the largest, as Vault signs, and the
-/// digest's, as JOSE's PS256 and most libraries sign) are tried first, then every
-/// other length; an invalid signature therefore costs one check per possible length.
+/// A digest of the wrong length is simply not valid. With [`SaltLength::Auto`] any
+/// salt length is accepted: for the hashes of aws-lc-rs, the two common lengths (the
+/// largest, as Vault signs, and the digest's, as JOSE's PS256 and most libraries
+/// sign) are tried first, then every other length, so an invalid signature costs one
+/// check per possible length; AWS-LC's C API recovers the length instead.
 pub fn verify(
     public_der: &[u8],
     modulus_len: usize,
@@ -198,10 +225,26 @@ pub fn verify(
     digest: &[u8],
     signature: &[u8],
 ) -> bool {
-    let Ok(tables) = tables(hash) else {
-        return false;
+    let Some(hash) = hash else {
+        return scheme == RsaScheme::Pkcs1v15
+            && awslc::rsa_verify(public_der, None, RsaPadding::Pkcs1v15, digest, signature);
     };
-    let digest_len = tables.algorithm.output_len();
+    let digest_len = hash.output_len();
+    let max = max_salt(modulus_len, digest_len);
+    if digest.len() != digest_len {
+        return false;
+    }
+
+    let Some(tables) = tables(hash) else {
+        let padding = match scheme {
+            RsaScheme::Pkcs1v15 => RsaPadding::Pkcs1v15,
+            RsaScheme::Pss(SaltLength::Auto) => RsaPadding::Pss(PssSalt::Recover),
+            RsaScheme::Pss(SaltLength::Hash) => RsaPadding::Pss(PssSalt::Bytes(digest_len)),
+            RsaScheme::Pss(SaltLength::Bytes(n)) if n <= max => RsaPadding::Pss(PssSalt::Bytes(n)),
+            RsaScheme::Pss(SaltLength::Bytes(_)) => return false,
+        };
+        return awslc::rsa_verify(public_der, Some(hash), padding, digest, signature);
+    };
     let Ok(digest) = Digest::import_less_safe(digest, tables.algorithm) else {
         return false;
     };
@@ -209,7 +252,6 @@ pub fn verify(
         ParsedPublicKey::new(parameters, public_der)
             .is_ok_and(|key| key.verify_digest_sig(&digest, signature).is_ok())
     };
-    let max = max_salt(modulus_len, digest_len);
     match scheme {
         RsaScheme::Pkcs1v15 => check(tables.pkcs1_verify),
         RsaScheme::Pss(SaltLength::Hash) => check(&tables.pss_verify[digest_len]),
@@ -231,11 +273,7 @@ mod tests {
     use crate::crypto::rsa::RsaKey;
 
     fn digest(input: &[u8]) -> Vec<u8> {
-        HashAlgorithm::Sha2_256
-            .digest(input)
-            .unwrap()
-            .as_ref()
-            .to_vec()
+        HashAlgorithm::Sha2_256.digest(input).unwrap()
     }
 
     #[test]
@@ -288,15 +326,76 @@ mod tests {
     }
 
     #[test]
-    fn hashes_aws_lc_rs_cannot_sign_with_are_refused() {
+    fn the_hashes_of_aws_lc_s_c_api_sign_and_verify_with_both_schemes() {
         let key = RsaKey::generate(2048).unwrap();
-        let err = key
-            .sign(Some(HashAlgorithm::Sha1), RsaScheme::Pkcs1v15, &[0; 20])
-            .unwrap_err();
-        assert_eq!(err, RsaSignError::UnsupportedHash("sha1"));
+        let hashes = [
+            HashAlgorithm::Sha1,
+            HashAlgorithm::Sha2_224,
+            HashAlgorithm::Sha3_224,
+            HashAlgorithm::Sha3_256,
+            HashAlgorithm::Sha3_384,
+            HashAlgorithm::Sha3_512,
+        ];
+        for hash in hashes {
+            let digest = hash.digest(b"payload").unwrap();
+            let other = hash.digest(b"other").unwrap();
+            let max = 256 - hash.output_len() - 2;
+            let schemes = [
+                RsaScheme::Pkcs1v15,
+                RsaScheme::Pss(SaltLength::Auto),
+                RsaScheme::Pss(SaltLength::Hash),
+                RsaScheme::Pss(SaltLength::Bytes(0)),
+                RsaScheme::Pss(SaltLength::Bytes(max)),
+            ];
+            for scheme in schemes {
+                let signature = key.sign(Some(hash), scheme, &digest).unwrap();
+                assert_eq!(signature.len(), 256);
+                assert!(
+                    key.verify(Some(hash), scheme, &digest, &signature),
+                    "{hash}"
+                );
+                assert!(
+                    !key.verify(Some(hash), scheme, &other, &signature),
+                    "{hash}"
+                );
+                if scheme != RsaScheme::Pkcs1v15 {
+                    let auto = RsaScheme::Pss(SaltLength::Auto);
+                    assert!(key.verify(Some(hash), auto, &digest, &signature), "{hash}");
+                }
+            }
+            assert_eq!(
+                key.sign(
+                    Some(hash),
+                    RsaScheme::Pss(SaltLength::Bytes(max + 1)),
+                    &digest
+                ),
+                Err(RsaSignError::SaltLength(max + 1))
+            );
+            assert_eq!(
+                key.sign(Some(hash), RsaScheme::Pkcs1v15, &digest[1..]),
+                Err(RsaSignError::DigestLength)
+            );
+        }
+    }
+
+    #[test]
+    fn unhashed_pkcs1v15_pads_the_input_itself() {
+        let key = RsaKey::generate(2048).unwrap();
+        let input = digest(b"m");
+        let raw = key.sign(None, RsaScheme::Pkcs1v15, &input).unwrap();
+        let with_digest_info = key
+            .sign(Some(HashAlgorithm::Sha2_256), RsaScheme::Pkcs1v15, &input)
+            .unwrap();
+
+        assert_ne!(raw, with_digest_info);
+        assert!(key.verify(None, RsaScheme::Pkcs1v15, &input, &raw));
+        assert!(!key.verify(None, RsaScheme::Pkcs1v15, &input, &with_digest_info));
+        assert!(!key.verify(None, RsaScheme::Pss(SaltLength::Auto), &input, &raw));
+        // 256 - 11 = 245 bytes at most.
+        assert!(key.sign(None, RsaScheme::Pkcs1v15, &[7; 245]).is_ok());
         assert_eq!(
-            key.sign(None, RsaScheme::Pkcs1v15, &[0; 32]),
-            Err(RsaSignError::UnsupportedHash("none"))
+            key.sign(None, RsaScheme::Pkcs1v15, &[7; 246]),
+            Err(RsaSignError::MessageTooLong)
         );
     }
 }

@@ -18,7 +18,8 @@ use aws_lc_rs::rsa::{
 };
 use zeroize::Zeroizing;
 
-use super::{CryptoError, pem_encode};
+use super::hash::HashAlgorithm;
+use super::{CryptoError, awslc, pem_encode};
 use crate::secret::SecretBytes;
 
 /// Bytes of the OAEP part: the size of an RSA-4096 modulus.
@@ -35,7 +36,7 @@ const MIN_KWP_LEN: usize = 24;
 pub enum OaepHash {
     /// SHA-1.
     Sha1,
-    /// SHA-224: accepted by Vault, not offered by aws-lc-rs for OAEP.
+    /// SHA-224: not offered by aws-lc-rs for OAEP, so AWS-LC's C API decrypts it.
     Sha224,
     /// SHA-256.
     Sha256,
@@ -58,6 +59,18 @@ impl OaepHash {
         })
     }
 
+    /// The hash as the transit API names it.
+    fn hash(self) -> HashAlgorithm {
+        match self {
+            Self::Sha1 => HashAlgorithm::Sha1,
+            Self::Sha224 => HashAlgorithm::Sha2_224,
+            Self::Sha256 => HashAlgorithm::Sha2_256,
+            Self::Sha384 => HashAlgorithm::Sha2_384,
+            Self::Sha512 => HashAlgorithm::Sha2_512,
+        }
+    }
+
+    /// The aws-lc-rs algorithm; `None` for SHA-224, which aws-lc-rs does not offer.
     fn algorithm(self) -> Option<&'static OaepAlgorithm> {
         match self {
             Self::Sha1 => Some(&OAEP_SHA1_MGF1SHA1),
@@ -90,9 +103,6 @@ pub enum UnwrapError {
     /// The KWP part failed its integrity check.
     #[error("kwp: unwrap failed integrity check")]
     KwpIntegrity,
-    /// A hash that aws-lc-rs does not offer for OAEP.
-    #[error("hash_function SHA224 is not supported by vault-kms for key import")]
-    UnsupportedHash,
 }
 
 /// The mount's RSA-4096 wrapping key.
@@ -155,15 +165,8 @@ impl WrappingKey {
             return Err(UnwrapError::TooShort);
         }
         let (oaep, kwp) = wrapped.split_at(OAEP_LEN);
-        let algorithm = hash.algorithm().ok_or(UnwrapError::UnsupportedHash)?;
-
-        let mut ephemeral = Zeroizing::new(vec![0u8; self.private.min_output_size()]);
-        let len = self
-            .private
-            .decrypt(algorithm, oaep, &mut ephemeral, None)
-            .map_err(|_| UnwrapError::Oaep)?
-            .len();
-        if len != EPHEMERAL_KEY_LEN {
+        let ephemeral = self.decrypt_oaep(oaep, hash)?;
+        if ephemeral.len() != EPHEMERAL_KEY_LEN {
             return Err(UnwrapError::EphemeralKeySize);
         }
 
@@ -181,6 +184,25 @@ impl WrappingKey {
             .map_err(|_| UnwrapError::KwpIntegrity)?
             .len();
         Ok(SecretBytes::new(target[..len].to_vec()))
+    }
+}
+
+impl WrappingKey {
+    /// The ephemeral AES key inside the OAEP part: aws-lc-rs decrypts the hashes it
+    /// offers for OAEP, AWS-LC's C API the others (SHA-224).
+    fn decrypt_oaep(&self, oaep: &[u8], hash: OaepHash) -> Result<Zeroizing<Vec<u8>>, UnwrapError> {
+        let Some(algorithm) = hash.algorithm() else {
+            return awslc::rsa_oaep_decrypt(self.pkcs8.expose(), hash.hash(), oaep)
+                .map_err(|_| UnwrapError::Oaep);
+        };
+        let mut ephemeral = Zeroizing::new(vec![0u8; self.private.min_output_size()]);
+        let len = self
+            .private
+            .decrypt(algorithm, oaep, &mut ephemeral, None)
+            .map_err(|_| UnwrapError::Oaep)?
+            .len();
+        ephemeral.truncate(len);
+        Ok(ephemeral)
     }
 }
 

@@ -27,7 +27,12 @@ sys.path.insert(0, str(REPO_ROOT / "tests" / "conformance"))
 
 from harness.servers import ROOT_TOKEN, start_openbao, start_vault_kms  # noqa: E402
 
-OAEP_HASHES = {"SHA1": hashes.SHA1(), "SHA256": hashes.SHA256(), "SHA512": hashes.SHA512()}
+OAEP_HASHES = {
+    "SHA1": hashes.SHA1(),
+    "SHA224": hashes.SHA224(),
+    "SHA256": hashes.SHA256(),
+    "SHA512": hashes.SHA512(),
+}
 
 
 class Transit:
@@ -106,10 +111,15 @@ def both_import(servers, name: str, target: bytes, **params) -> None:
 
 @pytest.mark.parametrize(
     ("key_type", "size", "hash_name"),
-    [("aes256-gcm96", 32, "SHA256"), ("aes128-gcm96", 16, "SHA1"), ("chacha20-poly1305", 32, "SHA512")],
+    [
+        ("aes256-gcm96", 32, "SHA256"),
+        ("aes128-gcm96", 16, "SHA1"),
+        ("chacha20-poly1305", 32, "SHA512"),
+        ("aes256-gcm96", 32, "SHA224"),
+    ],
 )
 def test_ciphertexts_of_each_server_decrypt_in_the_other(servers, key_type, size, hash_name):
-    name = f"byok-{key_type}"
+    name = f"byok-{key_type}-{hash_name}"
     both_import(servers, name, os.urandom(size), type=key_type, hash_function=hash_name)
     plaintext = b64(b"the same key in two servers")
     for source, sink in (servers, servers[::-1]):
@@ -203,3 +213,34 @@ def test_an_imported_rsa_key_decrypts_what_the_other_server_encrypts(servers):
     for source, sink in (servers, servers[::-1]):
         ciphertext = source.data("encrypt/byok-rsa", {"plaintext": plaintext})["ciphertext"]
         assert sink.data("decrypt/byok-rsa", {"ciphertext": ciphertext})["plaintext"] == plaintext
+
+
+@pytest.fixture(scope="module")
+def rsa_other_hashes(servers) -> str:
+    """One RSA key in both servers, wrapped with OAEP SHA-224 for the import."""
+    name = "byok-rsa-other-hashes"
+    key = pkcs8(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    both_import(servers, name, key, type="rsa-2048", hash_function="SHA224")
+    return name
+
+
+@pytest.mark.parametrize(
+    "hash_name", ["sha1", "sha2-224", "sha3-224", "sha3-256", "sha3-384", "sha3-512"]
+)
+def test_rsa_signatures_over_the_other_hashes_verify_in_the_other_server(
+    servers, rsa_other_hashes, hash_name
+):
+    # PKCS #1 v1.5 is deterministic, so both servers must make the very same signature.
+    name = rsa_other_hashes
+    input_ = b64(b"signed over another hash")
+    for options in ({}, {"salt_length": "hash"}, {"signature_algorithm": "pkcs1v15"}):
+        body = {"input": input_, "hash_algorithm": hash_name, **options}
+        signatures = [server.data(f"sign/{name}", body)["signature"] for server in servers]
+        for signature, verifier in zip(signatures, servers[::-1], strict=True):
+            verified = verifier.data(f"verify/{name}", {**body, "signature": signature})
+            assert verified["valid"] is True, f"{verifier.name} {options}: {signature}"
+        if options.get("signature_algorithm") == "pkcs1v15":
+            assert signatures[0] == signatures[1]
+    unhashed = {"input": input_, "prehashed": True, "signature_algorithm": "pkcs1v15"}
+    signatures = [server.data(f"sign/{name}/none", unhashed)["signature"] for server in servers]
+    assert signatures[0] == signatures[1]

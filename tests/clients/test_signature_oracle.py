@@ -1,8 +1,8 @@
 """Every signature vault-kms makes, checked by libraries that were never written for Vault.
 
 A vault-kms dev server (in memory, root token) creates one key of each signing type.
-For every key type and option (hash, PSS salt length, PKCS #1 v1.5, JWS marshaling,
-prehashed input) the server signs, and Python's `cryptography` verifies the signature
+For every key type and option (every hash, SHA-1, SHA-2 and SHA-3, PSS salt length,
+PKCS #1 v1.5 with and without a digest, JWS marshaling, prehashed input) the server signs, and Python's `cryptography` verifies the signature
 with the public key from `GET keys/:name` alone. Changed inputs must fail there too, so
 a verifier that accepted anything would be caught. An ES256 JWT whose signature the
 server made with `marshaling_algorithm=jws` is accepted by PyJWT. The other way round,
@@ -33,9 +33,15 @@ sys.path.insert(0, str(REPO_ROOT / "tests" / "conformance"))
 from harness.servers import ROOT_TOKEN, Server, start_vault_kms  # noqa: E402
 
 HASHES = {
+    "sha1": hashes.SHA1,
+    "sha2-224": hashes.SHA224,
     "sha2-256": hashes.SHA256,
     "sha2-384": hashes.SHA384,
     "sha2-512": hashes.SHA512,
+    "sha3-224": hashes.SHA3_224,
+    "sha3-256": hashes.SHA3_256,
+    "sha3-384": hashes.SHA3_384,
+    "sha3-512": hashes.SHA3_512,
 }
 MESSAGE = b"a payload signed by vault-kms"
 
@@ -196,6 +202,52 @@ def test_verify_with_auto_salt_accepts_salts_the_server_never_picks(server):
     public.verify(raw, MESSAGE, padding.PSS(padding.MGF1(hashes.SHA256()), 7), hashes.SHA256())
 
 
+@pytest.mark.parametrize("hash_name", sorted(HASHES))
+@pytest.mark.parametrize("signature_algorithm", ["pss", "pkcs1v15"])
+def test_prehashed_rsa_signatures_verify_over_the_given_digest(server, hash_name, signature_algorithm):
+    public = shared_rsa_key(server, 2048)
+    hash_class = HASHES[hash_name]
+    digester = hashes.Hash(hash_class())
+    digester.update(MESSAGE)
+    digest = digester.finalize()
+    raw = sign(
+        server,
+        "rsa-2048-shared",
+        {
+            "input": b64(digest),
+            "hash_algorithm": hash_name,
+            "prehashed": True,
+            "signature_algorithm": signature_algorithm,
+            "salt_length": "hash",
+        },
+    )
+    if signature_algorithm == "pss":
+        scheme = padding.PSS(padding.MGF1(hash_class()), hash_class.digest_size)
+    else:
+        scheme = padding.PKCS1v15()
+    algorithm = utils.Prehashed(hash_class())
+
+    public.verify(raw, digest, scheme, algorithm)
+    with pytest.raises(InvalidSignature):
+        public.verify(raw, bytes(len(digest)), scheme, algorithm)
+
+
+def test_unhashed_pkcs1v15_signatures_pad_the_input_without_a_digest_info(server):
+    """`hash_algorithm=none`: Go's SignPKCS1v15 with hash 0, the input padded as it is."""
+    public = shared_rsa_key(server, 2048)
+    unhashed = b"any bytes up to k - 11 long"
+    raw = sign(
+        server,
+        "rsa-2048-shared/none",
+        {"input": b64(unhashed), "prehashed": True, "signature_algorithm": "pkcs1v15"},
+    )
+
+    assert public.recover_data_from_signature(raw, padding.PKCS1v15(), None) == unhashed
+    with pytest.raises(InvalidSignature):
+        # The same bytes under SHA-256's DigestInfo are another signature.
+        public.verify(raw, unhashed, padding.PKCS1v15(), hashes.SHA256())
+
+
 def test_an_es256_jwt_signed_by_vault_kms_is_accepted_by_pyjwt(server):
     public = make_key(server, "jwt-signer", "ecdsa-p256")
     header = {"alg": "ES256", "typ": "JWT"}
@@ -271,6 +323,33 @@ LIBRARY_SIGNERS = {
                  lambda key, m: key.sign(m, padding.PKCS1v15(), hashes.SHA384()),
                  {"hash_algorithm": "sha2-384", "signature_algorithm": "pkcs1v15"}),
 }
+
+
+@pytest.fixture(scope="module")
+def library_rsa_key(server) -> rsa.RSAPrivateKey:
+    """An RSA key of cryptography's, imported as `rsa-library`."""
+    private_key = rsa.generate_private_key(65537, 2048)
+    import_private_key(server, "rsa-library", "rsa-2048", private_key)
+    return private_key
+
+
+@pytest.mark.parametrize("hash_name", sorted(HASHES))
+def test_rsa_signatures_made_by_cryptography_over_every_hash_verify_in_vault_kms(
+    server, library_rsa_key, hash_name
+):
+    private_key = library_rsa_key
+    hash_class = HASHES[hash_name]
+    schemes = [
+        (padding.PSS(padding.MGF1(hash_class()), padding.PSS.MAX_LENGTH), {}),
+        (padding.PSS(padding.MGF1(hash_class()), 0), {}),
+        (padding.PSS(padding.MGF1(hash_class()), 11), {"salt_length": "11"}),
+        (padding.PKCS1v15(), {"signature_algorithm": "pkcs1v15"}),
+    ]
+    for scheme, options in schemes:
+        signature = private_key.sign(MESSAGE, scheme, hash_class())
+        options = {"hash_algorithm": hash_name, **options}
+        assert server_verifies(server, "rsa-library", signature, MESSAGE, **options) is True
+        assert server_verifies(server, "rsa-library", signature, MESSAGE + b"!", **options) is False
 
 
 @pytest.mark.parametrize("key_type", sorted(LIBRARY_SIGNERS))

@@ -51,14 +51,12 @@ pub fn hash(url_algorithm: Option<&str>, params: &Params) -> Result<Response, Ap
     let algorithm = HashAlgorithm::from_vault_name(name)
         .filter(|a| *a != HashAlgorithm::Sha1)
         .ok_or_else(|| ApiError::bad_request(format!("unsupported algorithm {name}")))?;
-    let digest = algorithm
-        .digest(&input)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let digest = algorithm.digest(&input).map_err(ApiError::internal)?;
 
     let sum = if hex {
-        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     } else {
-        encoding::encode_std(digest.as_ref())
+        encoding::encode_std(&digest)
     };
     Ok(envelope(&Sum { sum }, &warnings))
 }

@@ -38,8 +38,8 @@ struct Mac {
 /// Parses an HMAC algorithm name as the hmac endpoint does.
 ///
 /// # Errors
-/// 400 for `none`, an unknown name (Vault's text is literally `'\x00'`, a
-/// formatting slip clients may match on), or a hash vault-kms has no HMAC for.
+/// 400 for `none` or an unknown name (Vault's text is literally `'\x00'`, a
+/// formatting slip clients may match on).
 pub fn algorithm(name: &str) -> Result<HashAlgorithm, ApiError> {
     if name == "none" {
         return Err(ApiError::bad_request("algorithm cannot be none"));

@@ -16,7 +16,7 @@ use crate::crypto::KeyType;
 use crate::crypto::ecdsa::{Asn1Shape, Marshaling, check_asn1_shape};
 use crate::crypto::ed25519::Ed25519Key;
 use crate::crypto::hash::HashAlgorithm;
-use crate::crypto::rsa_signing::{self, RsaScheme, RsaSignError, SaltLength};
+use crate::crypto::rsa_signing::{RsaScheme, RsaSignError, SaltLength};
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
@@ -218,10 +218,7 @@ impl Options {
     /// The digest to sign: the input itself when prehashed, else its hash.
     fn digest(&self, input: &[u8]) -> Result<Vec<u8>, String> {
         match self.hash {
-            Some(hash) if !self.prehashed => hash
-                .digest(input)
-                .map(|d| d.as_ref().to_vec())
-                .map_err(|e| e.to_string()),
+            Some(hash) if !self.prehashed => hash.digest(input).map_err(|e| e.to_string()),
             _ => Ok(input.to_vec()),
         }
     }
@@ -365,10 +362,7 @@ fn sign_item(
             let scheme = options.rsa_scheme()?;
             let digest = options.digest(&input).map_err(SignError::Input)?;
             rsa.sign(options.hash, scheme, &digest)
-                .map_err(|e| match e {
-                    RsaSignError::UnsupportedHash(_) => SignError::Input(e.to_string()),
-                    _ => SignError::Other(e.to_string()),
-                })?
+                .map_err(|e: RsaSignError| SignError::Other(e.to_string()))?
         }
         KeyMaterial::Aead(_) | KeyMaterial::Hmac(_) => {
             return Err(SignError::Input(format!(
@@ -521,7 +515,6 @@ fn verify_signature(
         },
         KeyMaterial::Rsa(rsa) => {
             let scheme = options.rsa_scheme()?;
-            rsa_signing::check_hash(options.hash).map_err(|e| SignError::Input(e.to_string()))?;
             if let RsaScheme::Pss(SaltLength::Bytes(n)) = scheme
                 && !rsa.salt_fits(options.hash, n)
             {
