@@ -6,6 +6,8 @@
 //! - [`components`]: ECDSA and RSA keys taken apart into their numbers (backups).
 //! - [`ecdsa`]: the `ecdsa-p256`, `ecdsa-p384` and `ecdsa-p521` signing key types.
 //! - [`ed25519`]: the `ed25519` signing key type.
+//! - [`public`]: public keys without their private halves (public-key-only imports),
+//!   read as Go's PEM and PKIX readers read them.
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
 //! - [`hmac`]: HMAC over the SHA-1 and SHA-2 hashes.
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
@@ -23,6 +25,7 @@ pub mod export;
 pub mod hash;
 pub mod hmac;
 pub mod kdf;
+pub mod public;
 pub mod rsa;
 pub mod rsa_signing;
 pub mod wrap;

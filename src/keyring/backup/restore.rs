@@ -225,7 +225,8 @@ fn build(policy: Policy, archive: Archive, now: OffsetDateTime) -> Result<NamedK
         let size = versions
             .values()
             .next()
-            .map_or(0, |v| v.material.stored_bytes().len());
+            .and_then(|v| v.material.stored_bytes())
+            .map_or(0, |bytes| bytes.len());
         usize::try_from(policy.key_size)
             .ok()
             .filter(|s| *s != 0)
