@@ -210,7 +210,7 @@ impl RsaKey {
 
     /// Whether a PSS salt of `n` bytes fits this key with `hash`.
     pub fn salt_fits(&self, hash: Option<HashAlgorithm>, n: usize) -> bool {
-        rsa_signing::salt_fits(self.signing.public_modulus_len(), hash, n)
+        self.public.salt_fits(hash, n)
     }
 
     /// Whether `signature` signs `digest` under this key.
@@ -221,15 +221,7 @@ impl RsaKey {
         digest: &[u8],
         signature: &[u8],
     ) -> bool {
-        let modulus_len = self.signing.public_modulus_len();
-        rsa_signing::verify(
-            self.public.spki_der(),
-            modulus_len,
-            hash,
-            scheme,
-            digest,
-            signature,
-        )
+        self.public.verify(hash, scheme, digest, signature)
     }
 }
 
