@@ -218,7 +218,15 @@ fn build(policy: Policy, archive: Archive, now: OffsetDateTime) -> Result<NamedK
                 "legacy convergent encryption version",
             ));
         }
-        versions.insert(number, Arc::new(entry.into_version(key_type, number)?));
+        let version = entry.into_version(key_type, number)?;
+        // A derived key verifies with per-context keys, which a public half alone
+        // cannot give; OpenBao never makes such a version.
+        if policy.derived && version.material.public_only().is_some() {
+            return Err(RestoreError::Setting(
+                "public-only version of a derived key",
+            ));
+        }
+        versions.insert(number, Arc::new(version));
     }
 
     let key_size = if key_type == KeyType::Hmac {
