@@ -217,8 +217,9 @@ struct ImportVersionRequest {
     version: Option<WeakInt>,
 }
 
-/// `POST keys/:name/import_version`: appends the unwrapped material as the new
-/// latest version of an imported key.
+/// `POST keys/:name/import_version`: appends the unwrapped material or the public key
+/// as the new latest version of an imported key, or with `version` gives a public-only
+/// version its private half.
 ///
 /// # Errors
 /// Vault's statuses and texts for each refusal; the key is then unchanged.
@@ -290,7 +291,10 @@ async fn fill_in_version(
             "provided type does not support importing key versions".to_owned(),
         ));
     }
-    let public_only = key.versions[&number].material.public_only().is_some();
+    let public_only = key
+        .versions
+        .get(&number)
+        .is_some_and(|v| v.material.public_only().is_some());
     let bytes = match incoming {
         Incoming::Public(_) if public_only => {
             return Err(ApiError::Wrapped(
@@ -356,7 +360,10 @@ async fn add_version(
     let latest = key.latest_version();
     let material = match incoming {
         Incoming::Private(bytes) => {
-            let completes_latest = key.versions[&latest].material.public_only().is_some();
+            let completes_latest = key
+                .versions
+                .get(&latest)
+                .is_some_and(|v| v.material.public_only().is_some());
             if completes_latest && let Ok(material) = with_private_half(key, latest, bytes.clone())
             {
                 return service
