@@ -29,14 +29,22 @@ const X25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.110");
 /// `id-dsa` (RFC 3279 §2.3.2).
 const DSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10040.4.1");
 
-/// The named curves Go's x509 package reads (RFC 5480 §2.1.1.1), with their names.
-/// P-224 is read but has no vault-kms key type, so it only ever mismatches.
-const CURVES: [(&str, &str, Option<Curve>); 4] = [
-    ("1.3.132.0.33", "P-224", None),
-    ("1.2.840.10045.3.1.7", "P-256", Some(Curve::P256)),
-    ("1.3.132.0.34", "P-384", Some(Curve::P384)),
-    ("1.3.132.0.35", "P-521", Some(Curve::P521)),
+/// The named curves Go's x509 package reads (RFC 5480 §2.1.1.1): OID, name, the name
+/// Go's point decoder uses in its texts, and bytes of a coordinate. P-224 is read but
+/// has no vault-kms key type, so it only ever mismatches.
+const CURVES: [(&str, &str, &str, usize); 4] = [
+    ("1.3.132.0.33", "P-224", "P224", 28),
+    ("1.2.840.10045.3.1.7", "P-256", "P256", 32),
+    ("1.3.132.0.34", "P-384", "P384", 48),
+    ("1.3.132.0.35", "P-521", "P521", 66),
 ];
+
+/// The vault-kms curve of a name in [`CURVES`].
+fn curve_named(name: &str) -> Option<Curve> {
+    [Curve::P256, Curve::P384, Curve::P521]
+        .into_iter()
+        .find(|c| c.name() == name)
+}
 
 /// The public half of a signing key, without its private half.
 #[derive(Debug)]
@@ -67,7 +75,7 @@ impl PublicKey {
     /// As [`PublicKey::from_pem`].
     pub fn from_spki_der(key_type: KeyType, der: &[u8]) -> Result<Self, String> {
         let found = parse_spki(der).map_err(|e| format!("error parsing public key: {e}"))?;
-        let wrong_type = |found: &Found<'_>| {
+        let wrong_type = |found: &Found| {
             format!(
                 "invalid key type: expected {key_type}, got {}",
                 found.go_type()
@@ -81,9 +89,10 @@ impl PublicKey {
                         curve.name()
                     ));
                 }
+                // `parse_spki` has checked the point against the curve.
                 EcdsaPublicKey::from_point(curve, point)
                     .map(Self::Ecdsa)
-                    .map_err(|_| UNMARSHAL_POINT.to_owned())
+                    .map_err(|_| format!("error parsing public key: {name} point not on curve"))
             }
             (_, Some(bits), Found::Rsa { modulus_len }) => {
                 if *modulus_len != bits / 8 {
@@ -131,17 +140,14 @@ pub fn ed25519_spki_der(public: &[u8]) -> Vec<u8> {
     encoded.unwrap_or_default()
 }
 
-const UNMARSHAL_POINT: &str = "error parsing public key: x509: failed to unmarshal elliptic \
-                               curve point";
-
 /// What a `SubjectPublicKeyInfo` holds, as Go's x509 package tells the types apart.
 #[derive(Debug)]
-enum Found<'a> {
+enum Found {
     Ecdsa {
         name: &'static str,
-        point: &'a [u8],
+        point: Vec<u8>,
     },
-    Ed25519(&'a [u8]),
+    Ed25519(Vec<u8>),
     Rsa {
         /// Bytes of the modulus without leading zeros (Go's `Size()`).
         modulus_len: usize,
@@ -150,7 +156,7 @@ enum Found<'a> {
     Dsa,
 }
 
-impl Found<'_> {
+impl Found {
     /// The Go type OpenBao names in its mismatch texts.
     fn go_type(&self) -> &'static str {
         match self {
@@ -166,7 +172,7 @@ impl Found<'_> {
 /// Reads a `SubjectPublicKeyInfo` with the checks and texts of Go's
 /// `x509.ParsePKIXPublicKey`. DER that is not a `SubjectPublicKeyInfo` at all gets
 /// one generic text where Go describes its ASN.1 decoder's state.
-fn parse_spki(der: &[u8]) -> Result<Found<'_>, String> {
+fn parse_spki(der: &[u8]) -> Result<Found, String> {
     let mut reader = SliceReader::new(der).map_err(|_| MALFORMED.to_owned())?;
     let Ok(spki) = SubjectPublicKeyInfoRef::decode(&mut reader) else {
         if pkcs1::RsaPublicKey::from_der(der).is_ok() {
@@ -181,10 +187,8 @@ fn parse_spki(der: &[u8]) -> Result<Found<'_>, String> {
     if !reader.is_finished() {
         return Err("x509: trailing data after ASN.1 of public-key".to_owned());
     }
-    let key = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or_else(|| MALFORMED.to_owned())?;
+    let aligned = right_align(&spki.subject_public_key);
+    let key = aligned.as_slice();
     let parameters = spki.algorithm.parameters;
     let oid = spki.algorithm.oid;
 
@@ -207,25 +211,27 @@ fn parse_spki(der: &[u8]) -> Result<Found<'_>, String> {
     if oid == EC_PUBLIC_KEY {
         let curve = parameters
             .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-            .ok_or("x509: failed to parse ECDSA parameters as named curve")?;
-        let curve = curve.to_string();
-        let (_, name, known) = CURVES
+            .ok_or("x509: invalid ECDSA parameters")?
+            .to_string();
+        let (_, name, go_name, field) = CURVES
             .iter()
-            .find(|(oid, _, _)| *oid == curve)
+            .find(|(oid, ..)| *oid == curve)
             .ok_or("x509: unsupported elliptic curve")?;
         // Go reads only the uncompressed form, and only a point on the curve.
-        let field = match known {
-            Some(curve) => curve.field_len(),
-            None => 28,
-        };
-        let uncompressed = key.len() == 1 + 2 * field && key[0] == 4;
-        let on_curve = known.is_none_or(|c| EcdsaPublicKey::from_point(c, key).is_ok());
-        if !uncompressed || !on_curve {
-            return Err(UNMARSHAL_POINT
-                .trim_start_matches("error parsing public key: ")
-                .to_owned());
+        if key.first() != Some(&4) {
+            return Err("ecdsa: invalid uncompressed public key".to_owned());
         }
-        return Ok(Found::Ecdsa { name, point: key });
+        if key.len() != 1 + 2 * field {
+            return Err(format!("invalid {go_name} point encoding"));
+        }
+        let on_curve = curve_named(name).is_none_or(|c| EcdsaPublicKey::from_point(c, key).is_ok());
+        if !on_curve {
+            return Err(format!("{go_name} point not on curve"));
+        }
+        return Ok(Found::Ecdsa {
+            name,
+            point: key.to_vec(),
+        });
     }
     if oid == ED25519 {
         if parameters.is_some() {
@@ -234,7 +240,7 @@ fn parse_spki(der: &[u8]) -> Result<Found<'_>, String> {
         if key.len() != PUBLIC_KEY_LEN {
             return Err("x509: wrong Ed25519 public key size".to_owned());
         }
-        return Ok(Found::Ed25519(key));
+        return Ok(Found::Ed25519(aligned));
     }
     if oid == X25519 {
         return Ok(Found::X25519);
@@ -243,6 +249,22 @@ fn parse_spki(der: &[u8]) -> Result<Found<'_>, String> {
         return Ok(Found::Dsa);
     }
     Err("x509: unknown public key algorithm".to_owned())
+}
+
+/// The bytes of a BIT STRING shifted right by its unused bits, as Go's `RightAlign`
+/// reads a public key.
+fn right_align(bits: &BitStringRef<'_>) -> Vec<u8> {
+    let raw = bits.raw_bytes();
+    let shift = u32::from(bits.unused_bits());
+    if shift == 0 || raw.is_empty() {
+        return raw.to_vec();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    out.push(raw[0] >> shift);
+    for pair in raw.windows(2) {
+        out.push((pair[0] << (8 - shift)) | (pair[1] >> shift));
+    }
+    out
 }
 
 /// The text for DER that is not a `SubjectPublicKeyInfo` (see [`parse_spki`]).
