@@ -8,7 +8,7 @@
 //! block must be a PKIX `SubjectPublicKeyInfo` (RFC 5280 §4.1.2.7). Mismatches with
 //! the key type name Go's types, as OpenBao's texts do.
 
-use pkcs8::der::asn1::{BitStringRef, ObjectIdentifier};
+use pkcs8::der::asn1::{BitStringRef, IntRef, ObjectIdentifier};
 use pkcs8::der::{Decode, Encode, Reader, SliceReader};
 use pkcs8::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 
@@ -196,16 +196,15 @@ fn parse_spki(der: &[u8]) -> Result<Found, String> {
         if !parameters.is_some_and(|p| p.is_null()) {
             return Err("x509: RSA key missing NULL parameters".to_owned());
         }
-        let rsa = pkcs1::RsaPublicKey::from_der(key)
-            .map_err(|_| "x509: invalid RSA public key".to_owned())?;
-        let modulus = rsa.modulus.as_bytes();
-        let modulus_len = modulus.iter().skip_while(|b| **b == 0).count();
-        if modulus_len == 0 {
+        let (modulus, exponent) =
+            rsa_integers(key).ok_or_else(|| "x509: invalid RSA public key".to_owned())?;
+        if is_negative_or_zero(modulus) {
             return Err("x509: RSA modulus is not a positive number".to_owned());
         }
-        if rsa.public_exponent.as_bytes().iter().all(|b| *b == 0) {
+        if is_negative_or_zero(exponent) {
             return Err("x509: RSA public exponent is not a positive number".to_owned());
         }
+        let modulus_len = modulus.iter().skip_while(|b| **b == 0).count();
         return Ok(Found::Rsa { modulus_len });
     }
     if oid == EC_PUBLIC_KEY {
@@ -249,6 +248,24 @@ fn parse_spki(der: &[u8]) -> Result<Found, String> {
         return Ok(Found::Dsa);
     }
     Err("x509: unknown public key algorithm".to_owned())
+}
+
+/// The two INTEGERs of a PKCS #1 `RSAPublicKey` (RFC 8017 §A.1.1), as two's
+/// complement bytes: Go reads them signed, then refuses what is not positive.
+fn rsa_integers(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut reader = SliceReader::new(der).ok()?;
+    let integers = reader
+        .sequence(|inner| {
+            let modulus = IntRef::decode(inner)?;
+            let exponent = IntRef::decode(inner)?;
+            Ok((modulus.as_bytes(), exponent.as_bytes()))
+        })
+        .ok()?;
+    Some(integers)
+}
+
+fn is_negative_or_zero(twos_complement: &[u8]) -> bool {
+    twos_complement.first().is_none_or(|b| b & 0x80 != 0) || twos_complement.iter().all(|b| *b == 0)
 }
 
 /// The bytes of a BIT STRING shifted right by its unused bits, as Go's `RightAlign`
