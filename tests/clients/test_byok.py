@@ -262,7 +262,9 @@ def test_a_public_key_imported_alone_verifies_the_same_signatures_in_both(
                 "signature": "vault:v1:" + b64(tampered),
                 **options,
             }
-            verdicts = [server.data(f"verify/{name}{hash_path}", body)["valid"] for server in servers]
+            verdicts = [
+                server.data(f"verify/{name}{hash_path}", body)["valid"] for server in servers
+            ]
             assert verdicts[0] == verdicts[1] == (input_ == message), (options, verdicts)
 
     refusals = [server.post(f"sign/{name}", {"input": b64(message)}) for server in servers]
@@ -332,3 +334,37 @@ def test_import_version_completes_a_public_only_version_in_both(servers, key_typ
         assert signature.startswith("vault:v1:")
         verified = verifier.data(f"verify/{name}{hash_path}", {**body, "signature": signature})
         assert verified["valid"] is True, f"{verifier.name}: {signature}"
+
+
+# A private key of another type for a public-only version: OpenBao 2.7.2 crashes the
+# request on an RSA key given to an ECDSA or Ed25519 version (docs/compat.md), so
+# those pairs are left out here.
+FILL_IN_PAIRS = [
+    (entry, given)
+    for entry in ("ecdsa-p256", "ed25519", "rsa-2048")
+    for given in ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048")
+    if not (given == "rsa-2048" and entry != "rsa-2048")
+]
+
+
+@pytest.mark.parametrize("with_version", [True, False])
+def test_private_halves_for_public_only_versions_are_judged_alike(servers, with_version):
+    makers = dict(PUBLIC_KEY_TYPES)
+    keys = {key_type: makers[key_type]() for key_type in ("ecdsa-p256", "ecdsa-p384", "ed25519")}
+    keys["rsa-2048"] = makers["rsa-2048"]()
+    for entry, given in FILL_IN_PAIRS:
+        name = f"byok-fill-{entry}-{given}-{with_version}"
+        answers = []
+        for server in servers:
+            body = {"type": entry, "public_key": public_pem(keys[entry])}
+            assert server.post(f"keys/{name}/import", body).status_code == 204
+            body = {"ciphertext": server.wrap(pkcs8(keys[given]))}
+            if with_version:
+                body["version"] = 1
+            answer = server.post(f"keys/{name}/import_version", body)
+            read = server.session.get(server.base + f"keys/{name}", timeout=60).json()["data"]
+            answers.append((answer.status_code, answer.text, read["latest_version"]))
+        assert answers[0] == answers[1], (entry, given, answers)
+        # The matching key completes version 1 instead of adding a version.
+        if entry == given:
+            assert answers[0][0] == 204 and answers[0][2] == 1
