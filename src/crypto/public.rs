@@ -287,14 +287,20 @@ fn right_align(bits: &BitStringRef<'_>) -> Vec<u8> {
 /// The text for DER that is not a `SubjectPublicKeyInfo` (see [`parse_spki`]).
 const MALFORMED: &str = "asn1: structure error: not a PKIX SubjectPublicKeyInfo";
 
+/// `-----BEGIN` lines tried before a text is judged not PEM. Each try scans the rest of
+/// the text for its END line, so an unbounded number would make a large body of BEGIN
+/// lines cost quadratic time; Go keeps trying (docs/compat.md).
+const PEM_CANDIDATES: usize = 16;
+
 /// The bytes of the first PEM block in `text`, found as Go's `pem.Decode` finds it:
 /// a `-----BEGIN LABEL-----` line at the start of the text or of a line, optional
 /// `Name: value` headers, base64 (whitespace ignored) and `-----END LABEL-----` with
-/// the same label. A candidate that fails any of these is skipped for the next one.
+/// the same label. A candidate that fails any of these is skipped for the next one,
+/// up to [`PEM_CANDIDATES`].
 fn pem_block(text: &str) -> Option<Vec<u8>> {
     const BEGIN: &str = "-----BEGIN ";
     let mut rest = text;
-    loop {
+    for _ in 0..PEM_CANDIDATES {
         let start = if rest.starts_with(BEGIN) {
             0
         } else {
@@ -305,6 +311,7 @@ fn pem_block(text: &str) -> Option<Vec<u8>> {
             return Some(der);
         }
     }
+    None
 }
 
 /// The bytes of a block whose `-----BEGIN ` has just been read.
@@ -353,6 +360,11 @@ mod tests {
         assert!(pem_block("-----BEGIN X-----\n!!!!\n-----END X-----\n").is_none());
         // Not at the start of a line: not a block.
         assert!(pem_block(&format!("x{pem}")).is_none());
+        // Only so many broken blocks are skipped.
+        let broken = "-----BEGIN X-----\n!!\n-----END X-----\n";
+        let after = |n: usize| format!("{}{pem}", broken.repeat(n));
+        assert_eq!(pem_block(&after(PEM_CANDIDATES - 1)).unwrap(), der);
+        assert!(pem_block(&after(PEM_CANDIDATES)).is_none());
     }
 
     #[test]
