@@ -521,13 +521,18 @@ fn import_version_refuses_a_soft_deleted_key_and_adds_nothing() {
     assert_eq!(deleted.status, 200, "{}", deleted.body);
 
     let path = "/v1/transit/keys/gone/import_version";
-    let refused = "refusing to use soft-deleted key";
     let with_material = json!({"ciphertext": wrap(&public, &random(32), Hash::Sha256)});
-    for body in [json!({}), with_material] {
-        let answer = server.post(path, ROOT, &body.to_string());
-        assert_eq!(answer.status, 500, "{}", answer.body);
-        assert!(answer.body.contains(refused), "{}", answer.body);
-    }
+    let answer = server.post(path, ROOT, &with_material.to_string());
+    assert_eq!(
+        answer.error(),
+        "1 error occurred:\n\t* refusing to use soft-deleted key\n\n"
+    );
+    // Without material, OpenBao 2.7.2 first finds that the type has no public key.
+    let answer = server.post(path, ROOT, "{}");
+    assert_eq!(
+        answer.error(),
+        "1 error occurred:\n\t* provided type does not support public_key import\n\n"
+    );
     let key = server.get("/v1/transit/keys/gone", ROOT);
     assert_eq!(key.json()["data"]["latest_version"], 1, "{}", key.body);
 }

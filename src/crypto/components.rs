@@ -1,6 +1,6 @@
 //! Key pairs taken apart into their numbers and rebuilt from them, as Vault's backups
 //! carry them: an ECDSA key as its point (x, y) and scalar d, an RSA key as n, e, d and
-//! its two primes.
+//! its two primes, and an RSA public key alone as n and e.
 //!
 //! Numbers are big-endian byte strings here; `keyring::backup` turns them into the
 //! decimal integers of the backup JSON. Rebuilding always goes through aws-lc-rs,
@@ -22,7 +22,7 @@ use pkcs1::der::{Decode as _, Encode as _};
 
 use super::CryptoError;
 use super::ecdsa::{Curve, EcdsaKey};
-use super::rsa::RsaKey;
+use super::rsa::{RsaKey, RsaPublicKey};
 use crate::secret::SecretBytes;
 
 /// An ECDSA key as its public point and private scalar, each left-padded to the
@@ -231,6 +231,48 @@ pub fn rsa_from_components(
     RsaKey::from_pkcs8(SecretBytes::new(pkcs8.as_ref().to_vec()))
 }
 
+/// The modulus and public exponent of an RSA public key, big-endian without leading
+/// zeros.
+///
+/// # Errors
+/// [`CryptoError::MalformedKey`] if the key's DER does not read back.
+pub fn rsa_public_components(key: &RsaPublicKey) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    let spki = pkcs8::spki::SubjectPublicKeyInfoRef::from_der(key.spki_der())
+        .map_err(|_| CryptoError::MalformedKey)?;
+    let bits = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(CryptoError::MalformedKey)?;
+    let rsa = pkcs1::RsaPublicKey::from_der(bits).map_err(|_| CryptoError::MalformedKey)?;
+    Ok((
+        rsa.modulus.as_bytes().to_vec(),
+        rsa.public_exponent.as_bytes().to_vec(),
+    ))
+}
+
+/// The PKIX `SubjectPublicKeyInfo` DER of the RSA public key (n, e), big-endian.
+///
+/// # Errors
+/// [`CryptoError::MalformedKey`] when a number cannot be encoded.
+pub fn rsa_public_spki_der(n: &[u8], e: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let malformed = |_| CryptoError::MalformedKey;
+    let public = pkcs1::RsaPublicKey {
+        modulus: UintRef::new(n).map_err(malformed)?,
+        public_exponent: UintRef::new(e).map_err(malformed)?,
+    }
+    .to_der()
+    .map_err(malformed)?;
+    let spki = pkcs8::spki::SubjectPublicKeyInfoRef {
+        algorithm: pkcs8::spki::AlgorithmIdentifierRef {
+            oid: pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1"),
+            parameters: Some(pkcs8::der::asn1::AnyRef::NULL),
+        },
+        subject_public_key: pkcs8::der::asn1::BitStringRef::from_bytes(&public)
+            .map_err(malformed)?,
+    };
+    spki.to_der().map_err(malformed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +314,13 @@ mod tests {
         .unwrap();
         assert_eq!(again.public_pem(), key.public_pem());
         assert_eq!(again.pkcs8(), key.pkcs8());
+
+        let (n, e) = rsa_public_components(key.public()).unwrap();
+        assert_eq!((n.as_slice(), e.as_slice()), (&parts.n[..], &parts.e[..]));
+        assert_eq!(
+            rsa_public_spki_der(&n, &e).unwrap(),
+            key.public().spki_der()
+        );
     }
 
     #[test]

@@ -84,6 +84,15 @@ impl Curve {
         }
     }
 
+    /// Bytes of a field element (SEC 1 §2.3.5); a point holds two.
+    pub fn field_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+
     /// Bytes of the group order, to which longer digests are cut. P-521's order has
     /// 521 bits, more than any digest here, so its digests are never cut.
     fn order_len(self) -> usize {
@@ -95,11 +104,15 @@ impl Curve {
     }
 }
 
-/// An ECDSA public key, prepared to verify both signature encodings.
+/// An ECDSA public key, prepared to verify both signature encodings: the public half
+/// of a key pair, or on its own a version imported without a private key.
 pub struct EcdsaPublicKey {
     curve: Curve,
     asn1: ParsedPublicKey,
     fixed: ParsedPublicKey,
+    /// PKIX `SubjectPublicKeyInfo` DER.
+    der: Vec<u8>,
+    pem: String,
 }
 
 impl EcdsaPublicKey {
@@ -112,11 +125,35 @@ impl EcdsaPublicKey {
             ParsedPublicKey::new(curve.verification(marshaling), point)
                 .map_err(|_| CryptoError::MalformedKey)
         };
+        let asn1 = parse(Marshaling::Asn1)?;
+        let der = asn1.as_der().map_err(|_| CryptoError::MalformedKey)?;
         Ok(Self {
             curve,
-            asn1: parse(Marshaling::Asn1)?,
             fixed: parse(Marshaling::Jws)?,
+            der: der.as_ref().to_vec(),
+            pem: pem_encode("PUBLIC KEY", der.as_ref()),
+            asn1,
         })
+    }
+
+    /// The key's curve.
+    pub fn curve(&self) -> Curve {
+        self.curve
+    }
+
+    /// The point in SEC 1 uncompressed form, `04 || x || y`, as it was loaded.
+    pub fn point(&self) -> &[u8] {
+        self.asn1.as_ref()
+    }
+
+    /// The PKIX `SubjectPublicKeyInfo` DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The key as PKIX PEM with a trailing newline, as Vault shows it.
+    pub fn public_pem(&self) -> &str {
+        &self.pem
     }
 
     /// Checks a signature over a message digest of any length; false for any
@@ -146,7 +183,6 @@ pub struct EcdsaKey {
     fixed: EcdsaKeyPair,
     pkcs8: SecretBytes,
     public: EcdsaPublicKey,
-    public_pem: String,
 }
 
 impl EcdsaKey {
@@ -173,10 +209,6 @@ impl EcdsaKey {
         let asn1 = load(Marshaling::Asn1)?;
         let fixed = load(Marshaling::Jws)?;
 
-        let public_der = asn1
-            .public_key()
-            .as_der()
-            .map_err(|_| CryptoError::MalformedKey)?;
         let public = EcdsaPublicKey::from_point(curve, asn1.public_key().as_ref())?;
         Ok(Self {
             curve,
@@ -184,7 +216,6 @@ impl EcdsaKey {
             asn1,
             fixed,
             pkcs8,
-            public_pem: pem_encode("PUBLIC KEY", public_der.as_ref()),
         })
     }
 
@@ -200,7 +231,12 @@ impl EcdsaKey {
 
     /// The public key as PKIX PEM with a trailing newline, as Vault shows it.
     pub fn public_pem(&self) -> &str {
-        &self.public_pem
+        self.public.public_pem()
+    }
+
+    /// The public half.
+    pub fn public(&self) -> &EcdsaPublicKey {
+        &self.public
     }
 
     /// Signs a message digest of any length.

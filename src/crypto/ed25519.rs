@@ -79,6 +79,42 @@ impl Ed25519Key {
     }
 }
 
+/// An Ed25519 public key on its own: a version imported without its private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ed25519PublicKey([u8; PUBLIC_KEY_LEN]);
+
+/// Public key length in bytes (RFC 8032 §5.1.5).
+pub const PUBLIC_KEY_LEN: usize = 32;
+
+impl Ed25519PublicKey {
+    /// The key with these 32 bytes.
+    ///
+    /// # Errors
+    /// [`CryptoError::MalformedKey`] for any other length.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        bytes
+            .try_into()
+            .map(Self)
+            .map_err(|_| CryptoError::MalformedKey)
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether `signature` is this key's signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        verify(&self.0, message, signature)
+    }
+}
+
+impl fmt::Debug for Ed25519PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ed25519PublicKey(..)")
+    }
+}
+
 /// Whether `signature` is the signature of `message` by the 32-byte `public_key`.
 pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     UnparsedPublicKey::new(&ED25519, public_key)

@@ -176,14 +176,7 @@ pub fn ed25519_pkcs8_der(key: &Ed25519Key) -> Result<SecretBytes, CryptoError> {
 /// # Errors
 /// [`CryptoError::MalformedKey`] when the key cannot be encoded.
 pub fn ed25519_public_der(key: &Ed25519Key) -> Result<Vec<u8>, CryptoError> {
-    let spki = SubjectPublicKeyInfoRef {
-        algorithm: AlgorithmIdentifierRef {
-            oid: ED25519,
-            parameters: None,
-        },
-        subject_public_key: BitStringRef::from_bytes(key.public_key()).map_err(malformed)?,
-    };
-    spki.to_der().map_err(malformed)
+    Ok(super::public::ed25519_spki_der(key.public_key()))
 }
 
 /// Standard base64 of `bytes`, in a zeroizing string.

@@ -7,6 +7,8 @@
 //! - [`components`]: ECDSA and RSA keys taken apart into their numbers (backups).
 //! - [`ecdsa`]: the `ecdsa-p256`, `ecdsa-p384` and `ecdsa-p521` signing key types.
 //! - [`ed25519`]: the `ed25519` signing key type.
+//! - [`public`]: public keys without their private halves (public-key-only imports),
+//!   read as Go's PEM and PKIX readers read them.
 //! - [`kdf`]: Vault's per-context key derivation and convergent nonces.
 //! - [`hmac`]: HMAC over the SHA-1, SHA-2 and SHA-3 hashes.
 //! - [`hash`]: the hash algorithm names of the transit API and their digests.
@@ -27,6 +29,7 @@ pub mod export;
 pub mod hash;
 pub mod hmac;
 pub mod kdf;
+pub mod public;
 pub mod rsa;
 pub mod rsa_signing;
 pub mod wrap;

@@ -2,14 +2,15 @@
 //!
 //! Vault encrypts with RSAES-OAEP (RFC 8017 §7.1), SHA-256 for both the digest and
 //! MGF1, and an empty label; the payload is the raw modulus-sized ciphertext. Signing
-//! is in [`super::rsa_signing`].
+//! is in [`super::rsa_signing`]. A key pair holds its public half as an
+//! [`RsaPublicKey`], which also stands alone for versions imported without a private key.
 
 use std::fmt;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
-    PrivateDecryptingKey,
+    PrivateDecryptingKey, PublicEncryptingKey,
 };
 use zeroize::Zeroizing;
 
@@ -20,14 +21,92 @@ use super::rsa_signing::{self, RsaScheme, RsaSignError};
 use super::{CryptoError, pem_encode};
 use crate::secret::SecretBytes;
 
+/// The public half of an RSA key, prepared for OAEP encryption and for verifying.
+pub struct RsaPublicKey {
+    oaep: OaepPublicEncryptingKey,
+    /// PKIX `SubjectPublicKeyInfo` DER.
+    der: Vec<u8>,
+    pem: String,
+}
+
+impl RsaPublicKey {
+    /// Loads a public key from its PKIX `SubjectPublicKeyInfo` DER.
+    ///
+    /// # Errors
+    /// [`CryptoError::MalformedKey`] when aws-lc-rs does not accept the key.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, CryptoError> {
+        let key = PublicEncryptingKey::from_der(der).map_err(|_| CryptoError::MalformedKey)?;
+        let oaep = OaepPublicEncryptingKey::new(key).map_err(|_| CryptoError::MalformedKey)?;
+        Ok(Self {
+            oaep,
+            der: der.to_vec(),
+            pem: pem_encode("PUBLIC KEY", der),
+        })
+    }
+
+    /// The modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.oaep.key_size_bits()
+    }
+
+    /// The PKIX `SubjectPublicKeyInfo` DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The key as PKIX PEM with a trailing newline, as Vault shows it.
+    pub fn public_pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// Encrypts `plaintext` with RSA-OAEP (SHA-256).
+    ///
+    /// # Errors
+    /// [`CryptoError::MessageTooLong`] when the plaintext exceeds the modulus limit.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if plaintext.len() > self.oaep.max_plaintext_size(&OAEP_SHA256_MGF1SHA256) {
+            return Err(CryptoError::MessageTooLong);
+        }
+        let mut out = vec![0u8; self.oaep.ciphertext_size()];
+        let len = self
+            .oaep
+            .encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None)
+            .map_err(|_| CryptoError::Internal)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+
+    /// Whether a PSS salt of `n` bytes fits this key with `hash`.
+    pub fn salt_fits(&self, hash: Option<HashAlgorithm>, n: usize) -> bool {
+        rsa_signing::salt_fits(self.bits().div_ceil(8), hash, n)
+    }
+
+    /// Whether `signature` signs `digest` under this key.
+    pub fn verify(
+        &self,
+        hash: Option<HashAlgorithm>,
+        scheme: RsaScheme,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let modulus_len = self.bits().div_ceil(8);
+        rsa_signing::verify(&self.der, modulus_len, hash, scheme, digest, signature)
+    }
+}
+
+impl fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RsaPublicKey({} bits)", self.bits())
+    }
+}
+
 /// One RSA key pair, prepared for OAEP and for signing.
 pub struct RsaKey {
     private: OaepPrivateDecryptingKey,
-    public: OaepPublicEncryptingKey,
+    public: RsaPublicKey,
     signing: RsaKeyPair,
-    public_der: Vec<u8>,
     pkcs8: SecretBytes,
-    public_pem: String,
 }
 
 impl RsaKey {
@@ -58,8 +137,7 @@ impl RsaKey {
             .public_key()
             .as_der()
             .map_err(|_| CryptoError::MalformedKey)?;
-        let public = OaepPublicEncryptingKey::new(key.public_key())
-            .map_err(|_| CryptoError::MalformedKey)?;
+        let public = RsaPublicKey::from_spki_der(public_der.as_ref())?;
         let private = OaepPrivateDecryptingKey::new(key).map_err(|_| CryptoError::MalformedKey)?;
         let signing =
             RsaKeyPair::from_pkcs8(pkcs8.expose()).map_err(|_| CryptoError::MalformedKey)?;
@@ -67,8 +145,6 @@ impl RsaKey {
             private,
             public,
             signing,
-            public_der: public_der.as_ref().to_vec(),
-            public_pem: pem_encode("PUBLIC KEY", public_der.as_ref()),
             pkcs8,
         })
     }
@@ -85,7 +161,12 @@ impl RsaKey {
 
     /// The public key as PKIX PEM with a trailing newline, as Vault shows it.
     pub fn public_pem(&self) -> &str {
-        &self.public_pem
+        self.public.public_pem()
+    }
+
+    /// The public half.
+    pub fn public(&self) -> &RsaPublicKey {
+        &self.public
     }
 
     /// Encrypts `plaintext` with RSA-OAEP (SHA-256).
@@ -93,17 +174,7 @@ impl RsaKey {
     /// # Errors
     /// [`CryptoError::MessageTooLong`] when the plaintext exceeds the modulus limit.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if plaintext.len() > self.public.max_plaintext_size(&OAEP_SHA256_MGF1SHA256) {
-            return Err(CryptoError::MessageTooLong);
-        }
-        let mut out = vec![0u8; self.public.ciphertext_size()];
-        let len = self
-            .public
-            .encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None)
-            .map_err(|_| CryptoError::Internal)?
-            .len();
-        out.truncate(len);
-        Ok(out)
+        self.public.encrypt(plaintext)
     }
 
     /// Decrypts an RSA-OAEP (SHA-256) ciphertext.
@@ -139,7 +210,7 @@ impl RsaKey {
 
     /// Whether a PSS salt of `n` bytes fits this key with `hash`.
     pub fn salt_fits(&self, hash: Option<HashAlgorithm>, n: usize) -> bool {
-        rsa_signing::salt_fits(self.signing.public_modulus_len(), hash, n)
+        self.public.salt_fits(hash, n)
     }
 
     /// Whether `signature` signs `digest` under this key.
@@ -150,15 +221,7 @@ impl RsaKey {
         digest: &[u8],
         signature: &[u8],
     ) -> bool {
-        let modulus_len = self.signing.public_modulus_len();
-        rsa_signing::verify(
-            &self.public_der,
-            modulus_len,
-            hash,
-            scheme,
-            digest,
-            signature,
-        )
+        self.public.verify(hash, scheme, digest, signature)
     }
 }
 

@@ -9,6 +9,8 @@ use zeroize::Zeroizing;
 use super::key::{KeyMaterial, KeyVersion, NamedKey};
 use crate::crypto::aead::{AeadAlgorithm, AeadKey};
 use crate::crypto::kdf::{self, CONVERGENT_MAC_LEN, Kdf};
+use crate::crypto::public::PublicKey;
+use crate::crypto::rsa::RsaPublicKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
 
@@ -43,6 +45,9 @@ pub enum CipherError {
     /// An RSA ciphertext did not decrypt (an internal error in Vault).
     #[error("failed to RSA decrypt the ciphertext: crypto/rsa: decryption error")]
     RsaDecrypt,
+    /// An RSA version imported without its private half (an internal error in Vault).
+    #[error("cannot decrypt ciphertext, key version does not have a private counterpart")]
+    NoPrivateHalf,
     /// Decryption with a counter-KDF key shorter than the KDF's 32-byte block (an
     /// internal error in Vault, which encrypts with the same key but cannot decrypt).
     #[error("could not derive enc key, length not correct")]
@@ -58,7 +63,11 @@ impl CipherError {
     pub fn is_client_error(&self) -> bool {
         !matches!(
             self,
-            Self::RsaTooLong | Self::RsaDecrypt | Self::DerivedKeyLength | Self::Internal
+            Self::RsaTooLong
+                | Self::RsaDecrypt
+                | Self::NoPrivateHalf
+                | Self::DerivedKeyLength
+                | Self::Internal
         )
     }
 }
@@ -101,15 +110,14 @@ pub fn encrypt(
             let nonce = kdf::convergent_nonce(mac, plaintext);
             Ok(cipher.seal_with_nonce(nonce, plaintext, aad)?)
         }
-        KeyMaterial::Rsa(rsa) => {
-            if aad.is_some() {
-                return Err(CipherError::AssociatedDataNotSupported(key.key_type));
+        KeyMaterial::Rsa(rsa) => rsa_encrypt(key, rsa.public(), plaintext, aad),
+        // Vault encrypts with an RSA version that has only its public half.
+        KeyMaterial::Public(public) => match public.as_ref() {
+            PublicKey::Rsa(rsa) => rsa_encrypt(key, rsa, plaintext, aad),
+            PublicKey::Ecdsa(_) | PublicKey::Ed25519(_) => {
+                Err(CipherError::EncryptionNotSupported(key.key_type))
             }
-            rsa.encrypt(plaintext).map_err(|e| match e {
-                CryptoError::MessageTooLong => CipherError::RsaTooLong,
-                _ => CipherError::Internal,
-            })
-        }
+        },
         KeyMaterial::Ecdsa(_) | KeyMaterial::Ed25519(_) | KeyMaterial::Hmac(_) => {
             Err(CipherError::EncryptionNotSupported(key.key_type))
         }
@@ -155,10 +163,32 @@ pub fn decrypt(
             }
             rsa.decrypt(payload).map_err(|_| CipherError::RsaDecrypt)
         }
+        KeyMaterial::Public(public) => match public.as_ref() {
+            PublicKey::Rsa(_) => Err(CipherError::NoPrivateHalf),
+            PublicKey::Ecdsa(_) | PublicKey::Ed25519(_) => {
+                Err(CipherError::DecryptionNotSupported(key.key_type))
+            }
+        },
         KeyMaterial::Ecdsa(_) | KeyMaterial::Ed25519(_) | KeyMaterial::Hmac(_) => {
             Err(CipherError::DecryptionNotSupported(key.key_type))
         }
     }
+}
+
+/// RSA-OAEP under a key pair's public half or a public half alone.
+fn rsa_encrypt(
+    key: &NamedKey,
+    rsa: &RsaPublicKey,
+    plaintext: &[u8],
+    aad: Option<&[u8]>,
+) -> Result<Vec<u8>, CipherError> {
+    if aad.is_some() {
+        return Err(CipherError::AssociatedDataNotSupported(key.key_type));
+    }
+    rsa.encrypt(plaintext).map_err(|e| match e {
+        CryptoError::MessageTooLong => CipherError::RsaTooLong,
+        _ => CipherError::Internal,
+    })
 }
 
 /// The per-context key of a derived AEAD key: the first `key_len` bytes of the KDF.

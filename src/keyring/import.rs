@@ -4,6 +4,8 @@
 //! Symmetric and `hmac` keys arrive as raw bytes; key pairs as PKCS#8 DER. What a
 //! PKCS#8 blob holds is found out by trying each algorithm, so that a mismatch is
 //! named as OpenBao names it (with Go's type names, which are part of its texts).
+//! Signing keys may also arrive as a public key alone (PEM, see
+//! [`crate::crypto::public`]), and such a version may later get its private half.
 
 use aws_lc_rs::encoding::AsBigEndian;
 use aws_lc_rs::rsa::PrivateDecryptingKey;
@@ -19,6 +21,7 @@ use super::{Keyring, KeyringError, stored};
 use crate::barrier::Barrier;
 use crate::crypto::KeyType;
 use crate::crypto::ecdsa::Curve;
+use crate::crypto::public::PublicKey;
 use crate::crypto::wrap::WrappingKey;
 use crate::secret::SecretBytes;
 
@@ -161,6 +164,52 @@ pub fn material(key_type: KeyType, bytes: SecretBytes) -> Result<KeyMaterial, St
     }
 }
 
+/// Loads a PEM public key as a version of `key_type` without its private half.
+///
+/// # Errors
+/// OpenBao's message (without its `error importing key: ` prefix) when the text is
+/// not a public key of the type.
+pub fn public_material(key_type: KeyType, pem: &str) -> Result<KeyMaterial, String> {
+    PublicKey::from_pem(key_type, pem).map(|key| KeyMaterial::Public(Box::new(key)))
+}
+
+/// Loads unwrapped `bytes` as the private half of the public-only version `public`
+/// of a `key_type` key.
+///
+/// # Errors
+/// OpenBao's message when the bytes are not a PKCS#8 key, or not the private key of
+/// `public` (a key of another type or curve is a pair that does not match, as in
+/// OpenBao, which compares the public halves before it checks the type).
+pub fn private_half(
+    key_type: KeyType,
+    public: &PublicKey,
+    bytes: SecretBytes,
+) -> Result<KeyMaterial, String> {
+    let Some(found) = identify(bytes.expose()) else {
+        return Err("error parsing asymmetric key: not a PKCS#8 private key".to_owned());
+    };
+    // OpenBao reads the stored public key in the form its own type keeps (a PEM for
+    // ECDSA, base64 for Ed25519, numbers for RSA) and fails on the other forms.
+    match (found, public) {
+        (Found::Ecdsa(_), PublicKey::Ed25519(_) | PublicKey::Rsa(_)) => {
+            return Err("failed to parse key entry public key: invalid PEM blob".to_owned());
+        }
+        (Found::Ed25519, PublicKey::Ecdsa(_)) => {
+            return Err(
+                "failed to parse key entry public key: illegal base64 data at input byte 0"
+                    .to_owned(),
+            );
+        }
+        _ => {}
+    }
+    let mismatch = || "cannot import key, key pair does not match".to_owned();
+    let material = material(key_type, bytes).map_err(|_| mismatch())?;
+    if material.public_spki_der() != Some(public.spki_der()) {
+        return Err(mismatch());
+    }
+    Ok(material)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +235,20 @@ mod tests {
             "invalid key type: expected ed25519, got *ecdsa.PrivateKey"
         );
         assert!(material(KeyType::EcdsaP384, p384.pkcs8().clone()).is_ok());
+    }
+
+    #[test]
+    fn a_private_half_must_match_its_public_half() {
+        let pair = EcdsaKey::generate(Curve::P256).unwrap();
+        let public = PublicKey::from_pem(KeyType::EcdsaP256, pair.public_pem()).unwrap();
+        let filled = private_half(KeyType::EcdsaP256, &public, pair.pkcs8().clone()).unwrap();
+        assert!(matches!(filled, KeyMaterial::Ecdsa(_)));
+
+        let other = EcdsaKey::generate(Curve::P256).unwrap();
+        let err = private_half(KeyType::EcdsaP256, &public, other.pkcs8().clone()).unwrap_err();
+        assert_eq!(err, "cannot import key, key pair does not match");
+        let p384 = EcdsaKey::generate(Curve::P384).unwrap();
+        let err = private_half(KeyType::EcdsaP256, &public, p384.pkcs8().clone()).unwrap_err();
+        assert_eq!(err, "cannot import key, key pair does not match");
     }
 }

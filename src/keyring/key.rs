@@ -9,6 +9,7 @@ use crate::crypto::aead::AeadKey;
 use crate::crypto::ecdsa::EcdsaKey;
 use crate::crypto::ed25519::Ed25519Key;
 use crate::crypto::kdf::Kdf;
+use crate::crypto::public::PublicKey;
 use crate::crypto::rsa::RsaKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
@@ -29,6 +30,9 @@ pub enum KeyMaterial {
     Rsa(Box<RsaKey>),
     /// The key of an `hmac` key; it is also the version's HMAC key.
     Hmac(SecretBytes),
+    /// Only the public half of a signing key, imported without its private half: it
+    /// verifies (and an RSA one encrypts) but cannot sign or decrypt.
+    Public(Box<PublicKey>),
 }
 
 /// The sizes Vault allows for `hmac` keys, in bytes.
@@ -92,14 +96,36 @@ impl KeyMaterial {
         Err(CryptoError::MalformedKey)
     }
 
-    /// The bytes to store: the raw key, or PKCS#8 for key pairs.
-    pub fn stored_bytes(&self) -> &SecretBytes {
+    /// The private bytes to store: the raw key, or PKCS#8 for key pairs; `None` for a
+    /// public half alone.
+    pub fn stored_bytes(&self) -> Option<&SecretBytes> {
         match self {
-            Self::Aead(key) => key.raw(),
-            Self::Ecdsa(key) => key.pkcs8(),
-            Self::Ed25519(key) => key.seed(),
-            Self::Rsa(key) => key.pkcs8(),
-            Self::Hmac(key) => key,
+            Self::Aead(key) => Some(key.raw()),
+            Self::Ecdsa(key) => Some(key.pkcs8()),
+            Self::Ed25519(key) => Some(key.seed()),
+            Self::Rsa(key) => Some(key.pkcs8()),
+            Self::Hmac(key) => Some(key),
+            Self::Public(_) => None,
+        }
+    }
+
+    /// The public half alone, for a version imported without its private half.
+    pub fn public_only(&self) -> Option<&PublicKey> {
+        match self {
+            Self::Public(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The public key as PKIX `SubjectPublicKeyInfo` DER, for key pairs and public
+    /// halves; `None` for symmetric and `hmac` keys.
+    pub fn public_spki_der(&self) -> Option<Vec<u8>> {
+        match self {
+            Self::Ecdsa(key) => Some(key.public().spki_der().to_vec()),
+            Self::Ed25519(key) => Some(crate::crypto::public::ed25519_spki_der(key.public_key())),
+            Self::Rsa(key) => Some(key.public().spki_der().to_vec()),
+            Self::Public(key) => Some(key.spki_der()),
+            Self::Aead(_) | Self::Hmac(_) => None,
         }
     }
 }
@@ -385,6 +411,21 @@ impl NamedKey {
         next
     }
 
+    /// This key with the public-only version `number` given its private half
+    /// `material`; the version keeps its creation time and HMAC key, as in Vault.
+    /// `None` when there is no such version.
+    pub fn with_private_half(&self, number: u32, material: KeyMaterial) -> Option<Self> {
+        let current = self.versions.get(&number)?;
+        let mut next = self.clone();
+        let version = KeyVersion {
+            created: current.created,
+            material,
+            hmac_key: current.hmac_key.clone(),
+        };
+        next.versions.insert(number, Arc::new(version));
+        Some(next)
+    }
+
     /// Whether automatic rotation is due at `now`: a period is set and the latest
     /// version is at least that old. Rotating makes a new latest version, so a key
     /// is never rotated twice for one period, across restarts too. A soft-deleted key
@@ -528,6 +569,10 @@ pub(crate) fn assert_same_versions(expected: &NamedKey, actual: &NamedKey) {
         assert_eq!(
             again.material.stored_bytes(),
             version.material.stored_bytes()
+        );
+        assert_eq!(
+            again.material.public_spki_der(),
+            version.material.public_spki_der()
         );
         assert_eq!(again.hmac_key, version.hmac_key);
         assert_eq!(again.created, version.created);

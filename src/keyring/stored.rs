@@ -1,7 +1,9 @@
 //! The persisted form of a named key: a JSON document sealed by the barrier.
 //!
 //! Secret bytes are base64 inside the document; the serialized buffer is zeroized
-//! as soon as it has been sealed.
+//! as soon as it has been sealed. A version imported without its private half stores
+//! an empty `key` and its `public_key` (base64 of the PKIX DER); documents written
+//! before such versions existed have no `public_key` member and load unchanged.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use zeroize::Zeroizing;
 
 use super::key::{KeyMaterial, KeySettings, KeyVersion, Lifecycle, NamedKey, Stamp};
 use crate::crypto::kdf::Kdf;
+use crate::crypto::public::PublicKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::secret::SecretBytes;
 
@@ -90,6 +93,9 @@ struct StoredVersion {
     hmac_key: SecretBytes,
     #[serde(with = "time::serde::rfc3339")]
     created: OffsetDateTime,
+    /// Set only for a version without its private half (then `key` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
 }
 
 /// Serializes a key for sealing.
@@ -121,9 +127,17 @@ pub fn encode(key: &NamedKey) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
             .iter()
             .map(|(n, v)| {
                 let stored = StoredVersion {
-                    key: v.material.stored_bytes().clone(),
+                    key: v
+                        .material
+                        .stored_bytes()
+                        .cloned()
+                        .unwrap_or_else(|| SecretBytes::new(Vec::new())),
                     hmac_key: v.hmac_key.clone(),
                     created: v.created,
+                    public_key: v
+                        .material
+                        .public_only()
+                        .map(|public| STANDARD.encode(public.spki_der())),
                 };
                 (*n, stored)
             })
@@ -155,8 +169,18 @@ pub fn decode(bytes: &[u8]) -> Result<NamedKey, DecodeError> {
     let stored: StoredKey = serde_json::from_slice(bytes)?;
     let mut versions = BTreeMap::new();
     for (number, version) in stored.versions {
-        let material = KeyMaterial::from_stored(stored.key_type, version.key)
-            .map_err(|_: CryptoError| DecodeError::Material(number))?;
+        let material = match version.public_key {
+            Some(public) if version.key.is_empty() => {
+                let der = STANDARD
+                    .decode(public)
+                    .map_err(|_| DecodeError::Material(number))?;
+                let public = PublicKey::from_spki_der(stored.key_type, &der)
+                    .map_err(|_| DecodeError::Material(number))?;
+                KeyMaterial::Public(Box::new(public))
+            }
+            _ => KeyMaterial::from_stored(stored.key_type, version.key)
+                .map_err(|_: CryptoError| DecodeError::Material(number))?,
+        };
         let version = KeyVersion {
             created: version.created,
             material,
@@ -244,5 +268,38 @@ mod tests {
             decode(swapped.as_bytes()),
             Err(DecodeError::Material(1))
         ));
+    }
+
+    #[test]
+    fn public_only_versions_round_trip_beside_full_ones() {
+        let now = OffsetDateTime::now_utc();
+        let pair =
+            crate::crypto::ecdsa::EcdsaKey::generate(crate::crypto::ecdsa::Curve::P256).unwrap();
+        let public = PublicKey::from_pem(KeyType::EcdsaP256, pair.public_pem()).unwrap();
+        let public = KeyVersion::with_material(KeyMaterial::Public(Box::new(public)), now).unwrap();
+        let key = NamedKey::generate("k", KeyType::EcdsaP256, now)
+            .unwrap()
+            .with_version(public);
+
+        let loaded = decode(&encode(&key).unwrap()).unwrap();
+        let version = &loaded.versions[&2];
+        assert_eq!(
+            version.material.public_only().unwrap().spki_der(),
+            pair.public().spki_der()
+        );
+        assert!(loaded.versions[&1].material.public_only().is_none());
+        assert_eq!(version.hmac_key, key.versions[&2].hmac_key);
+    }
+
+    #[test]
+    fn documents_written_before_public_only_versions_still_load() {
+        // The form every earlier version of vault-kms wrote: no `public_key` member.
+        let now = OffsetDateTime::now_utc();
+        let key = NamedKey::generate("k", KeyType::Ed25519, now).unwrap();
+        let text = String::from_utf8(encode(&key).unwrap().to_vec()).unwrap();
+        assert!(!text.contains("public_key"));
+
+        let loaded = decode(text.as_bytes()).unwrap();
+        crate::keyring::key::assert_same_versions(&key, &loaded);
     }
 }

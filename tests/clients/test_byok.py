@@ -1,6 +1,7 @@
 """Bring your own key across servers: the same key material, wrapped with Python's
 `cryptography` for each server's own wrapping key, is imported into OpenBao and into
-vault-kms; then what one server produces, the other must accept.
+vault-kms; then what one server produces, the other must accept. Public keys imported
+alone must verify the same signatures in both, and their backups must move across.
 
 Both servers run in dev mode, started as the conformance harness starts them
 (`tests/conformance/harness/servers.py`). With `--target openbao` the second server is
@@ -10,6 +11,7 @@ another OpenBao, which proves the test itself right.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sys
 import tempfile
@@ -244,3 +246,166 @@ def test_rsa_signatures_over_the_other_hashes_verify_in_the_other_server(
     unhashed = {"input": input_, "prehashed": True, "signature_algorithm": "pkcs1v15"}
     signatures = [server.data(f"sign/{name}/none", unhashed)["signature"] for server in servers]
     assert signatures[0] == signatures[1]
+
+
+def public_pem(private_key) -> str:
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def sign_outside(key_type: str, private_key, message: bytes) -> list[tuple[dict, bytes]]:
+    """Signatures made by `cryptography`, each with the verify options it needs."""
+    if key_type == "ed25519":
+        return [({}, private_key.sign(message))]
+    if key_type.startswith("rsa-"):
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        return [
+            ({"salt_length": "hash"}, private_key.sign(message, pss, hashes.SHA256())),
+            ({}, private_key.sign(message, pss, hashes.SHA256())),
+            (
+                {"signature_algorithm": "pkcs1v15"},
+                private_key.sign(message, padding.PKCS1v15(), hashes.SHA256()),
+            ),
+        ]
+    return [({}, private_key.sign(message, ec.ECDSA(hashes.SHA256())))]
+
+
+PUBLIC_KEY_TYPES = [
+    ("ecdsa-p256", lambda: ec.generate_private_key(ec.SECP256R1())),
+    ("ecdsa-p384", lambda: ec.generate_private_key(ec.SECP384R1())),
+    ("ecdsa-p521", lambda: ec.generate_private_key(ec.SECP521R1())),
+    ("ed25519", ed25519.Ed25519PrivateKey.generate),
+    ("rsa-2048", lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+]
+
+
+@pytest.mark.parametrize(("key_type", "make_key"), PUBLIC_KEY_TYPES)
+def test_a_public_key_imported_alone_verifies_the_same_signatures_in_both(
+    servers, key_type, make_key
+):
+    name = f"byok-public-{key_type}"
+    private_key = make_key()
+    for server in servers:
+        answer = server.post(
+            f"keys/{name}/import", {"type": key_type, "public_key": public_pem(private_key)}
+        )
+        assert answer.status_code == 204, f"{server.name}: {answer.text}"
+
+    message = b"signed where the private key lives"
+    hash_path = "" if key_type == "ed25519" else "/sha2-256"
+    for options, signature in sign_outside(key_type, private_key, message):
+        for input_, tampered in ((message, signature), (b"another message", signature)):
+            body = {
+                "input": b64(input_),
+                "signature": "vault:v1:" + b64(tampered),
+                **options,
+            }
+            verdicts = [
+                server.data(f"verify/{name}{hash_path}", body)["valid"] for server in servers
+            ]
+            assert verdicts[0] == verdicts[1] == (input_ == message), (options, verdicts)
+
+    refusals = [server.post(f"sign/{name}", {"input": b64(message)}) for server in servers]
+    assert [r.status_code for r in refusals] == [500, 500]
+    assert refusals[0].json() == refusals[1].json()
+    reads = [
+        server.session.get(server.base + f"keys/{name}", timeout=60).json()["data"]
+        for server in servers
+    ]
+    assert reads[0]["keys"]["1"]["public_key"] == reads[1]["keys"]["1"]["public_key"]
+    exports = [
+        server.session.get(server.base + f"export/public-key/{name}/1", timeout=60).json()
+        for server in servers
+    ]
+    assert exports[0]["data"]["keys"] == exports[1]["data"]["keys"]
+
+
+@pytest.mark.parametrize(("key_type", "make_key"), PUBLIC_KEY_TYPES[::2] + PUBLIC_KEY_TYPES[3:4])
+def test_backups_of_public_only_keys_restore_in_the_other_server(servers, key_type, make_key):
+    name = f"byok-public-backup-{key_type}"
+    private_key = make_key()
+    for server in servers:
+        body = {
+            "type": key_type,
+            "public_key": public_pem(private_key),
+            "exportable": True,
+            "allow_plaintext_backup": True,
+        }
+        assert server.post(f"keys/{name}/import", body).status_code == 204
+
+    message = b"verified after a move"
+    options, signature = sign_outside(key_type, private_key, message)[0]
+    hash_path = "" if key_type == "ed25519" else "/sha2-256"
+    body = {"input": b64(message), "signature": "vault:v1:" + b64(signature), **options}
+    for source, sink in (servers, servers[::-1]):
+        backup = source.session.get(source.base + f"backup/{name}", timeout=60).json()["data"]
+        copy = f"{name}-from-{source.name}"
+        restored = sink.post(f"restore/{copy}", {"backup": backup["backup"]})
+        assert restored.status_code == 204, f"{source.name} -> {sink.name}: {restored.text}"
+        assert sink.data(f"verify/{copy}{hash_path}", body)["valid"] is True
+        refused = sink.post(f"sign/{copy}", {"input": b64(message)})
+        assert "does not contain a private part" in refused.text, refused.text
+        # The restored key backs up again into the same version entry.
+        again = sink.session.get(sink.base + f"backup/{copy}", timeout=60).json()["data"]
+        entry = lambda blob: json.loads(base64.b64decode(blob))["policy"]["keys"]["1"]  # noqa: E731
+        first, second = entry(backup["backup"]), entry(again["backup"])
+        for field in ("key", "ec_x", "ec_y", "ec_d", "rsa_key", "rsa_public_key", "public_key"):
+            assert first[field] == second[field], (source.name, sink.name, field)
+
+
+@pytest.mark.parametrize(("key_type", "make_key"), PUBLIC_KEY_TYPES[:1] + PUBLIC_KEY_TYPES[3:])
+def test_import_version_completes_a_public_only_version_in_both(servers, key_type, make_key):
+    name = f"byok-public-complete-{key_type}"
+    private_key = make_key()
+    for server in servers:
+        answer = server.post(
+            f"keys/{name}/import", {"type": key_type, "public_key": public_pem(private_key)}
+        )
+        assert answer.status_code == 204, answer.text
+        body = {"ciphertext": server.wrap(pkcs8(private_key)), "version": 1}
+        answer = server.post(f"keys/{name}/import_version", body)
+        assert answer.status_code == 204, f"{server.name}: {answer.text}"
+    hash_path = "" if key_type == "ed25519" else "/sha2-256"
+    body = {"input": b64(b"signed by either now")}
+    signatures = [server.data(f"sign/{name}{hash_path}", body)["signature"] for server in servers]
+    for signature, verifier in zip(signatures, servers[::-1], strict=True):
+        assert signature.startswith("vault:v1:")
+        verified = verifier.data(f"verify/{name}{hash_path}", {**body, "signature": signature})
+        assert verified["valid"] is True, f"{verifier.name}: {signature}"
+
+
+# A private key of another type for a public-only version: OpenBao 2.7.2 crashes the
+# request on an RSA key given to an ECDSA or Ed25519 version (docs/compat.md), so
+# those pairs are left out here.
+FILL_IN_PAIRS = [
+    (entry, given)
+    for entry in ("ecdsa-p256", "ed25519", "rsa-2048")
+    for given in ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048")
+    if not (given == "rsa-2048" and entry != "rsa-2048")
+]
+
+
+@pytest.mark.parametrize("with_version", [True, False])
+def test_private_halves_for_public_only_versions_are_judged_alike(servers, with_version):
+    makers = dict(PUBLIC_KEY_TYPES)
+    keys = {key_type: makers[key_type]() for key_type in ("ecdsa-p256", "ecdsa-p384", "ed25519")}
+    keys["rsa-2048"] = makers["rsa-2048"]()
+    for entry, given in FILL_IN_PAIRS:
+        name = f"byok-fill-{entry}-{given}-{with_version}"
+        answers = []
+        for server in servers:
+            body = {"type": entry, "public_key": public_pem(keys[entry])}
+            assert server.post(f"keys/{name}/import", body).status_code == 204
+            body = {"ciphertext": server.wrap(pkcs8(keys[given]))}
+            if with_version:
+                body["version"] = 1
+            answer = server.post(f"keys/{name}/import_version", body)
+            read = server.session.get(server.base + f"keys/{name}", timeout=60).json()["data"]
+            answers.append((answer.status_code, answer.text, read["latest_version"]))
+        assert answers[0] == answers[1], (entry, given, answers)
+        # The matching key completes version 1 instead of adding a version.
+        if entry == given:
+            assert answers[0][0] == 204 and answers[0][2] == 1

@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::crypto::export::{self as encode, PemEnd, base64_secret, pem_secret};
+use crate::crypto::public::PublicKey;
 use crate::crypto::{CryptoError, KeyType};
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakString};
@@ -269,6 +270,14 @@ fn private_key(format: Format, material: &KeyMaterial) -> Result<SecretString, A
             let der = encode::ed25519_pkcs8_der(key).map_err(internal)?;
             Ok(der_or_pem(format, der.expose(), PemEnd::Trimmed))
         }
+        // A version without its private half exports as an empty string, as in
+        // Vault, after the same format checks.
+        (KeyMaterial::Public(public), Format::Raw) => match public.as_ref() {
+            PublicKey::Ecdsa(_) => refused(EC_FORMATS),
+            PublicKey::Rsa(_) => refused(RSA_FORMATS),
+            PublicKey::Ed25519(_) => Ok(SecretString::new(String::new())),
+        },
+        (KeyMaterial::Public(_), _) => Ok(SecretString::new(String::new())),
     }
 }
 
@@ -285,6 +294,17 @@ fn public_key(format: Format, material: &KeyMaterial) -> Option<Result<SecretStr
         (KeyMaterial::Rsa(key), _) => (encode::rsa_public_der(key), PemEnd::Newline),
         (KeyMaterial::Ecdsa(key), _) => (encode::ecdsa_public_der(key), PemEnd::Trimmed),
         (KeyMaterial::Ed25519(key), _) => (encode::ed25519_public_der(key), PemEnd::Trimmed),
+        (KeyMaterial::Public(public), _) => match (public.as_ref(), format) {
+            (PublicKey::Ed25519(key), Format::Default | Format::Raw) => {
+                return Some(Ok(base64_secret(key.as_bytes())));
+            }
+            (PublicKey::Rsa(_), Format::Raw) => return refused(RSA_FORMATS),
+            (PublicKey::Ecdsa(_), Format::Raw) => return refused(EC_FORMATS),
+            (PublicKey::Rsa(_), _) => (Ok(public.spki_der()), PemEnd::Newline),
+            (PublicKey::Ecdsa(_) | PublicKey::Ed25519(_), _) => {
+                (Ok(public.spki_der()), PemEnd::Trimmed)
+            }
+        },
     };
     Some(der.map_err(internal).map(|der| match format {
         Format::Der => base64_secret(&der),

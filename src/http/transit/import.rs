@@ -1,8 +1,11 @@
 //! Bring your own key: `wrapping_key`, `keys/:name/import` and
 //! `keys/:name/import_version`.
 //!
-//! Material arrives wrapped for the mount's wrapping key (see [`crate::crypto::wrap`]).
-//! Most failures answer 500 with Vault's multierror text, as OpenBao does.
+//! Material arrives wrapped for the mount's wrapping key (see [`crate::crypto::wrap`]),
+//! or, for signing keys, as a PEM public key alone (`public_key` without `ciphertext`):
+//! such a version verifies but cannot sign until `import_version` brings its private
+//! half. When both are given, `ciphertext` wins, as in OpenBao. Most failures answer
+//! 500 with Vault's multierror text, as OpenBao does.
 
 use std::sync::Arc;
 
@@ -27,6 +30,9 @@ use crate::service::Service;
 const EXISTING_KEY: &str = "the import path cannot be used with an existing key; use \
                             import-version to rotate an existing imported key";
 const NO_PUBLIC_IMPORT: &str = "provided type does not support public_key import";
+const DERIVED_ED25519_PUBLIC: &str = "unable to import only public key for derived Ed25519 key: \
+                                      imported key should not be an Ed25519 key pair but is \
+                                      instead an HKDF key";
 
 #[derive(serde::Serialize)]
 struct WrappingKeyAnswer<'a> {
@@ -161,25 +167,31 @@ pub async fn import(service: &Service, name: &str, params: &Params) -> Result<Re
     if service.keyring.get(name).is_some() {
         return Err(ApiError::Wrapped(EXISTING_KEY.to_owned()));
     }
-    let hash = oaep_hash(request.hash_function.as_ref())?;
-    // OpenBao stores such a key but cannot sign with it (docs/compat.md).
-    if creation.key_type == KeyType::Ed25519 && creation.derived {
-        return Err(ApiError::bad_request(
-            "derived ed25519 keys are not supported by vault-kms yet",
-        ));
+    let material = match &request.ciphertext {
+        Some(ciphertext) => {
+            let hash = oaep_hash(request.hash_function.as_ref())?;
+            // OpenBao stores such a key but cannot sign with it (docs/compat.md).
+            if creation.key_type == KeyType::Ed25519 && creation.derived {
+                return Err(ApiError::bad_request(
+                    "derived ed25519 keys are not supported by vault-kms yet",
+                ));
+            }
+            super::keep_declared_type(service, name, creation.key_type)?;
+            let bytes = unwrap(service, &ciphertext.0, hash).await?;
+            import::material(creation.key_type, bytes)
+        }
+        None => {
+            public_importable(creation.key_type)?;
+            if creation.key_type == KeyType::Ed25519 && creation.derived {
+                return Err(ApiError::Wrapped(format!(
+                    "error importing key: {DERIVED_ED25519_PUBLIC}"
+                )));
+            }
+            super::keep_declared_type(service, name, creation.key_type)?;
+            import::public_material(creation.key_type, public_pem(request.public_key.as_ref()))
+        }
     }
-
-    let Some(ciphertext) = &request.ciphertext else {
-        return Err(public_only(
-            creation.key_type,
-            request.public_key.as_ref(),
-            true,
-        ));
-    };
-    super::keep_declared_type(service, name, creation.key_type)?;
-    let bytes = unwrap(service, &ciphertext.0, hash).await?;
-    let material = import::material(creation.key_type, bytes)
-        .map_err(|m| ApiError::Wrapped(format!("error importing key: {m}")))?;
+    .map_err(|m| ApiError::Wrapped(format!("error importing key: {m}")))?;
     let first =
         KeyVersion::with_material(material, service.clock.now()).map_err(ApiError::internal)?;
 
@@ -205,8 +217,9 @@ struct ImportVersionRequest {
     version: Option<WeakInt>,
 }
 
-/// `POST keys/:name/import_version`: appends the unwrapped material as the new
-/// latest version of an imported key.
+/// `POST keys/:name/import_version`: appends the unwrapped material or the public key
+/// as the new latest version of an imported key, or with `version` gives a public-only
+/// version its private half.
 ///
 /// # Errors
 /// Vault's statuses and texts for each refusal; the key is then unchanged.
@@ -229,46 +242,165 @@ pub async fn import_version(
             "import_version cannot be used on keys with convergent encryption enabled".to_owned(),
         ));
     }
-    let hash = oaep_hash(request.hash_function.as_ref())?;
-
-    if let Some(WeakInt(version)) = request.version {
-        let exists = u32::try_from(version).is_ok_and(|v| key.versions.contains_key(&v));
-        if !exists {
-            return Err(ApiError::Wrapped("no such key version".to_owned()));
+    // What arrived: unwrapped private material, or a public key (not yet read).
+    let incoming = match &request.ciphertext {
+        Some(ciphertext) => {
+            let hash = oaep_hash(request.hash_function.as_ref())?;
+            Incoming::Private(unwrap(service, &ciphertext.0, hash).await?)
         }
-        // Every stored version holds its private half, so there is nothing to add.
-        let message = if key.key_type.supports_signing() {
-            "private key imported, key version cannot be updated"
-        } else {
-            "provided type does not support importing key versions"
-        };
-        return Err(ApiError::Wrapped(message.to_owned()));
-    }
-
-    // OpenBao refuses a soft-deleted key when it adds the version: after unwrapping
-    // the material, before reading a public key.
-    let soft_deleted = |key: &NamedKey| key.usable().map_err(|e| ApiError::Wrapped(e.to_string()));
-    let Some(ciphertext) = request.ciphertext else {
-        soft_deleted(&key)?;
-        return Err(public_only(
-            key.key_type,
-            request.public_key.as_ref(),
-            false,
-        ));
+        None => {
+            public_importable(key.key_type)?;
+            Incoming::Public(public_pem(request.public_key.as_ref()).to_owned())
+        }
     };
-    let bytes = unwrap(service, &ciphertext.0, hash).await?;
-    let material = import::material(key.key_type, bytes).map_err(ApiError::Wrapped)?;
+
+    let updated = match request.version {
+        Some(WeakInt(version)) => fill_in_version(service, &key, version, incoming).await?,
+        None => add_version(service, &key, incoming).await?,
+    };
+    tracing::info!(key = %name, version = updated.latest_version(), "imported key version");
+    Ok(no_content())
+}
+
+/// The material of an `import_version` request.
+enum Incoming {
+    /// Unwrapped `ciphertext`.
+    Private(SecretBytes),
+    /// The `public_key` text (empty when absent).
+    Public(String),
+}
+
+/// OpenBao refuses a soft-deleted key when it changes its versions.
+fn not_soft_deleted(key: &NamedKey) -> Result<(), ApiError> {
+    key.usable().map_err(|e| ApiError::Wrapped(e.to_string()))
+}
+
+/// `import_version` with `version`: gives that public-only version its private half.
+async fn fill_in_version(
+    service: &Service,
+    key: &NamedKey,
+    version: i64,
+    incoming: Incoming,
+) -> Result<Arc<NamedKey>, ApiError> {
+    let number = u32::try_from(version)
+        .ok()
+        .filter(|v| key.versions.contains_key(v))
+        .ok_or_else(|| ApiError::Wrapped("no such key version".to_owned()))?;
+    if !key.key_type.supports_signing() {
+        return Err(ApiError::Wrapped(
+            "provided type does not support importing key versions".to_owned(),
+        ));
+    }
+    let public_only = key
+        .versions
+        .get(&number)
+        .is_some_and(|v| v.material.public_only().is_some());
+    let bytes = match incoming {
+        Incoming::Public(_) if public_only => {
+            return Err(ApiError::Wrapped(
+                "cannot add a public key to a key version that already has a public key set"
+                    .to_owned(),
+            ));
+        }
+        Incoming::Private(bytes) if public_only => bytes,
+        _ => {
+            return Err(ApiError::Wrapped(
+                "private key imported, key version cannot be updated".to_owned(),
+            ));
+        }
+    };
+    not_soft_deleted(key)?;
+    let material = with_private_half(key, number, bytes)?;
+
+    let name = key.name.clone();
+    let updated = service
+        .keyring
+        .update(&name, |current| {
+            not_soft_deleted(current)?;
+            let still_public = current
+                .versions
+                .get(&number)
+                .is_some_and(|v| v.material.public_only().is_some());
+            if !still_public {
+                return Err(ApiError::Wrapped(
+                    "private key imported, key version cannot be updated".to_owned(),
+                ));
+            }
+            current
+                .with_private_half(number, material)
+                .ok_or_else(|| ApiError::Wrapped("no such key version".to_owned()))
+        })
+        .await?;
+    Ok(updated)
+}
+
+/// The private half `bytes` checked against version `number`'s public half.
+fn with_private_half(
+    key: &NamedKey,
+    number: u32,
+    bytes: SecretBytes,
+) -> Result<KeyMaterial, ApiError> {
+    let public = key
+        .versions
+        .get(&number)
+        .and_then(|v| v.material.public_only())
+        .ok_or_else(|| ApiError::Wrapped("no such key version".to_owned()))?;
+    import::private_half(key.key_type, public, bytes).map_err(ApiError::Wrapped)
+}
+
+/// `import_version` without `version`: a private key that completes the latest
+/// version (when that has only its public half and the pair matches) fills it in, as
+/// OpenBao does; anything else becomes the new latest version.
+async fn add_version(
+    service: &Service,
+    key: &NamedKey,
+    incoming: Incoming,
+) -> Result<Arc<NamedKey>, ApiError> {
+    not_soft_deleted(key)?;
+    let latest = key.latest_version();
+    let material = match incoming {
+        Incoming::Private(bytes) => {
+            let completes_latest = key
+                .versions
+                .get(&latest)
+                .is_some_and(|v| v.material.public_only().is_some());
+            if completes_latest && let Ok(material) = with_private_half(key, latest, bytes.clone())
+            {
+                return service
+                    .keyring
+                    .update(&key.name, |current| {
+                        not_soft_deleted(current)?;
+                        if current.latest_version() != latest {
+                            return Err(ApiError::Wrapped(
+                                "the key changed during the import; try again".to_owned(),
+                            ));
+                        }
+                        current
+                            .with_private_half(latest, material)
+                            .ok_or_else(|| ApiError::Wrapped("no such key version".to_owned()))
+                    })
+                    .await;
+            }
+            import::material(key.key_type, bytes).map_err(ApiError::Wrapped)?
+        }
+        Incoming::Public(pem) => {
+            if key.key_type == KeyType::Ed25519 && key.derived {
+                return Err(ApiError::Wrapped(DERIVED_ED25519_PUBLIC.to_owned()));
+            }
+            import::public_material(key.key_type, &pem).map_err(ApiError::Wrapped)?
+        }
+    };
     let key_size = hmac_key_size(&material);
-    let now = service.clock.now();
-    let version = KeyVersion::with_material(material, now).map_err(ApiError::internal)?;
+    let version =
+        KeyVersion::with_material(material, service.clock.now()).map_err(ApiError::internal)?;
 
     let updated = service
         .keyring
-        .update(name, |current| {
+        .update(&key.name, |current| {
             if !current.lifecycle.imported {
                 return Err(not_imported());
             }
-            soft_deleted(current)?;
+            not_soft_deleted(current)?;
             let mut next = current.with_version(version);
             // Vault reports the size of the latest hmac key.
             if key_size != 0 {
@@ -277,8 +409,20 @@ pub async fn import_version(
             Ok(next)
         })
         .await?;
-    tracing::info!(key = %name, version = updated.latest_version(), "imported key version");
-    Ok(no_content())
+    Ok(updated)
+}
+
+/// Refuses a public key alone for a type that has no public key, in OpenBao's words.
+fn public_importable(key_type: KeyType) -> Result<(), ApiError> {
+    if key_type.supports_signing() {
+        return Ok(());
+    }
+    Err(ApiError::Wrapped(NO_PUBLIC_IMPORT.to_owned()))
+}
+
+/// The `public_key` text; OpenBao reads an absent one as empty.
+fn public_pem(public_key: Option<&WeakString>) -> &str {
+    public_key.map_or("", |p| p.0.as_str())
 }
 
 /// The size of an `hmac` key's material; 0 for every other type.
@@ -313,25 +457,4 @@ async fn unwrap(
     wrapping_key
         .unwrap(&wrapped, hash)
         .map_err(|e| ApiError::Wrapped(e.to_string()))
-}
-
-/// The answer to an import without `ciphertext`: Vault's error for types that only
-/// import private material or for a `public_key` that is not PEM; public-key-only
-/// versions are a limit of vault-kms (see docs/compat.md).
-fn public_only(key_type: KeyType, public_key: Option<&WeakString>, prefixed: bool) -> ApiError {
-    if !key_type.supports_signing() {
-        return ApiError::Wrapped(NO_PUBLIC_IMPORT.to_owned());
-    }
-    let pem = public_key.map(|p| p.0.trim_start()).unwrap_or_default();
-    if !pem.starts_with("-----BEGIN ") {
-        let prefix = if prefixed {
-            "error importing key: "
-        } else {
-            ""
-        };
-        return ApiError::Wrapped(format!(
-            "{prefix}error parsing public key: not in PEM format"
-        ));
-    }
-    ApiError::bad_request("importing only a public key is not supported by vault-kms yet")
 }

@@ -10,6 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use super::NAME_FROM_PATH;
 use crate::crypto::KeyType;
 use crate::crypto::kdf::Kdf;
+use crate::crypto::public::PublicKey;
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
@@ -135,6 +136,14 @@ fn describe_in_context(
                 asymmetric("ed25519", &encoding::encode_std(pair.public_key()))?
             }
             KeyMaterial::Rsa(rsa) => asymmetric(key.key_type.as_str(), rsa.public_pem())?,
+            // A version imported without its private half reads as a full one.
+            KeyMaterial::Public(public) => match public.as_ref() {
+                PublicKey::Ecdsa(ec) => asymmetric(ec.curve().name(), ec.public_pem())?,
+                PublicKey::Ed25519(ed) => {
+                    asymmetric("ed25519", &encoding::encode_std(ed.as_bytes()))?
+                }
+                PublicKey::Rsa(rsa) => asymmetric(key.key_type.as_str(), rsa.public_pem())?,
+            },
             // Vault shows no versions for hmac keys (see below).
             KeyMaterial::Hmac(_) => continue,
         };

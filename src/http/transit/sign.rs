@@ -13,9 +13,11 @@ use serde_json::Value;
 use super::NAME_FROM_PATH;
 use super::hmac::verify_hmac;
 use crate::crypto::KeyType;
-use crate::crypto::ecdsa::{Asn1Shape, Marshaling, check_asn1_shape};
+use crate::crypto::ecdsa::{Asn1Shape, EcdsaPublicKey, Marshaling, check_asn1_shape};
 use crate::crypto::ed25519::Ed25519Key;
 use crate::crypto::hash::HashAlgorithm;
+use crate::crypto::public::PublicKey;
+use crate::crypto::rsa::RsaPublicKey;
 use crate::crypto::rsa_signing::{RsaScheme, RsaSignError, SaltLength};
 use crate::encoding;
 use crate::http::error::ApiError;
@@ -364,6 +366,11 @@ fn sign_item(
             rsa.sign(options.hash, scheme, &digest)
                 .map_err(|e: RsaSignError| SignError::Other(e.to_string()))?
         }
+        KeyMaterial::Public(_) => {
+            return Err(SignError::Other(
+                "requested version for signing does not contain a private part".to_owned(),
+            ));
+        }
         KeyMaterial::Aead(_) | KeyMaterial::Hmac(_) => {
             return Err(SignError::Input(format!(
                 "key type {} does not support signing",
@@ -494,42 +501,64 @@ fn verify_signature(
         Marshaling::Jws => encoding::decode_url_nopad(value.payload).map_err(bad_base64)?,
     };
     match &version.material {
-        KeyMaterial::Ecdsa(pair) => {
-            if options.marshaling == Marshaling::Asn1 {
-                check_asn1_shape(&raw).map_err(|shape| {
-                    SignError::Input(
-                        match shape {
-                            Asn1Shape::Invalid => "supplied signature is invalid",
-                            Asn1Shape::ExtraData => "supplied signature contains extra data",
-                        }
-                        .to_owned(),
-                    )
-                })?;
-            }
-            let digest = options.digest(&input).map_err(SignError::Input)?;
-            Ok(pair.verify_digest(&digest, &raw, options.marshaling))
-        }
+        KeyMaterial::Ecdsa(pair) => verify_ecdsa(pair.public(), options, &input, &raw),
         KeyMaterial::Ed25519(pair) => match ed25519_for(key, pair, item.context.as_deref())? {
             Some(derived) => Ok(derived.verify(&input, &raw)),
             None => Ok(pair.verify(&input, &raw)),
         },
-        KeyMaterial::Rsa(rsa) => {
-            let scheme = options.rsa_scheme()?;
-            if let RsaScheme::Pss(SaltLength::Bytes(n)) = scheme
-                && !rsa.salt_fits(options.hash, n)
-            {
-                return Err(SignError::Input(format!(
-                    "requested salt length {n} is invalid"
-                )));
-            }
-            let digest = options.digest(&input).map_err(SignError::Input)?;
-            Ok(rsa.verify(options.hash, scheme, &digest, &raw))
-        }
+        KeyMaterial::Rsa(rsa) => verify_rsa(rsa.public(), options, &input, &raw),
+        KeyMaterial::Public(public) => match public.as_ref() {
+            PublicKey::Ecdsa(ec) => verify_ecdsa(ec, options, &input, &raw),
+            // Vault refuses to import a public key alone for a derived ed25519 key.
+            PublicKey::Ed25519(ed) => Ok(ed.verify(&input, &raw)),
+            PublicKey::Rsa(rsa) => verify_rsa(rsa, options, &input, &raw),
+        },
         KeyMaterial::Aead(_) | KeyMaterial::Hmac(_) => Err(SignError::Input(format!(
             "key type {} does not support verification",
             key.key_type
         ))),
     }
+}
+
+/// Checks an ECDSA signature: Vault's DER shape check for `asn1`, then the digest.
+fn verify_ecdsa(
+    key: &EcdsaPublicKey,
+    options: &Options,
+    input: &[u8],
+    raw: &[u8],
+) -> Result<bool, SignError> {
+    if options.marshaling == Marshaling::Asn1 {
+        check_asn1_shape(raw).map_err(|shape| {
+            SignError::Input(
+                match shape {
+                    Asn1Shape::Invalid => "supplied signature is invalid",
+                    Asn1Shape::ExtraData => "supplied signature contains extra data",
+                }
+                .to_owned(),
+            )
+        })?;
+    }
+    let digest = options.digest(input).map_err(SignError::Input)?;
+    Ok(key.verify_digest(&digest, raw, options.marshaling))
+}
+
+/// Checks an RSA signature after Vault's checks of the hash and the salt length.
+fn verify_rsa(
+    key: &RsaPublicKey,
+    options: &Options,
+    input: &[u8],
+    raw: &[u8],
+) -> Result<bool, SignError> {
+    let scheme = options.rsa_scheme()?;
+    if let RsaScheme::Pss(SaltLength::Bytes(n)) = scheme
+        && !key.salt_fits(options.hash, n)
+    {
+        return Err(SignError::Input(format!(
+            "requested salt length {n} is invalid"
+        )));
+    }
+    let digest = options.digest(input).map_err(SignError::Input)?;
+    Ok(key.verify(options.hash, scheme, &digest, raw))
 }
 
 /// The hash of an HMAC check, with the hmac endpoint's rules.

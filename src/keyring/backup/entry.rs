@@ -16,9 +16,12 @@ use time::format_description::well_known::Rfc3339;
 use super::RestoreError;
 use crate::crypto::KeyType;
 use crate::crypto::components::{
-    ec_components, ec_from_components, rsa_components, rsa_from_components,
+    ec_components, ec_from_components, rsa_components, rsa_from_components, rsa_public_components,
+    rsa_public_spki_der,
 };
-use crate::crypto::ed25519::{Ed25519Key, SEED_LEN};
+use crate::crypto::ecdsa::EcdsaPublicKey;
+use crate::crypto::ed25519::{Ed25519Key, Ed25519PublicKey, SEED_LEN};
+use crate::crypto::public::PublicKey;
 use crate::keyring::key::{HMAC_KEY_LEN, KeyMaterial, KeyVersion};
 use crate::secret::SecretBytes;
 
@@ -85,7 +88,7 @@ struct WirePrecomputed {
     CRTValues: Vec<Box<RawValue>>,
 }
 
-/// An RSA public key; set only for public-only imports, which vault-kms lacks.
+/// An RSA public key; set for versions imported without their private half.
 #[derive(Serialize, Deserialize)]
 #[expect(non_snake_case, reason = "Vault's backups use Go's field names")]
 struct WireRsaPublic {
@@ -156,6 +159,28 @@ impl WireEntry {
                     }),
                 });
             }
+            // Vault's entry for a version without its private half: no `ec_d`, no
+            // `rsa_key`, no `key`.
+            KeyMaterial::Public(public) => match public.as_ref() {
+                PublicKey::Ecdsa(ec) => {
+                    let point = ec.point();
+                    let len = ec.curve().field_len();
+                    if point.len() != 1 + 2 * len {
+                        return Err(RestoreError::Encode);
+                    }
+                    entry.ec_x = Some(decimal(&point[1..=len])?);
+                    entry.ec_y = Some(decimal(&point[1 + len..])?);
+                    entry.public_key = ec.public_pem().to_owned();
+                }
+                PublicKey::Ed25519(ed) => entry.public_key = STANDARD.encode(ed.as_bytes()),
+                PublicKey::Rsa(rsa) => {
+                    let (n, e) = rsa_public_components(rsa).map_err(|_| RestoreError::Encode)?;
+                    entry.rsa_public_key = Some(WireRsaPublic {
+                        N: decimal(&n)?,
+                        E: decimal(&e)?,
+                    });
+                }
+            },
         }
         Ok(entry)
     }
@@ -174,7 +199,6 @@ impl WireEntry {
             .as_ref()
             .is_some_and(|c| !c.is_empty())
             || !self.external_key_ref.is_empty()
-            || self.rsa_public_key.is_some() && self.rsa_key.is_none()
         {
             return Err(RestoreError::Unsupported(number));
         }
@@ -183,11 +207,19 @@ impl WireEntry {
         } else {
             OffsetDateTime::parse(&self.time, &Rfc3339).map_err(|_| bad())?
         };
+        let public = self.public_only(key_type, number)?;
         let hmac_key = self.hmac_key.ok_or_else(bad)?;
         if key_type != KeyType::Hmac && hmac_key.len() != HMAC_KEY_LEN {
             return Err(bad());
         }
 
+        if let Some(public) = public {
+            return Ok(KeyVersion {
+                created,
+                material: KeyMaterial::Public(Box::new(public)),
+                hmac_key,
+            });
+        }
         let material = if let Some(curve) = key_type.curve() {
             let number_of = |raw: &Option<Box<RawValue>>| {
                 raw.as_deref()
@@ -240,6 +272,52 @@ impl WireEntry {
     }
 }
 
+impl WireEntry {
+    /// The public half of an entry without its private half (Vault's public-key-only
+    /// imports), checked against the key type; `None` for an entry with a private key.
+    fn public_only(
+        &self,
+        key_type: KeyType,
+        number: u32,
+    ) -> Result<Option<PublicKey>, RestoreError> {
+        let bad = || RestoreError::Material(number);
+        if let Some(curve) = key_type.curve() {
+            let (None, Some(x), Some(y)) = (&self.ec_d, &self.ec_x, &self.ec_y) else {
+                return Ok(None);
+            };
+            let len = curve.field_len();
+            let mut point = vec![4u8];
+            for raw in [x, y] {
+                // Without leading zeros, as num-bigint writes it.
+                let number = big_endian(raw, number)?;
+                if number.len() > len {
+                    return Err(bad());
+                }
+                point.extend(std::iter::repeat_n(0, len - number.len()));
+                point.extend_from_slice(&number);
+            }
+            let key = EcdsaPublicKey::from_point(curve, &point).map_err(|_| bad())?;
+            return Ok(Some(PublicKey::Ecdsa(key)));
+        }
+        if key_type.rsa_bits().is_some() {
+            let (None, Some(public)) = (&self.rsa_key, &self.rsa_public_key) else {
+                return Ok(None);
+            };
+            let n = big_endian(&public.N, number)?;
+            let e = big_endian(&public.E, number)?;
+            let der = rsa_public_spki_der(&n, &e).map_err(|_| bad())?;
+            let key = PublicKey::from_spki_der(key_type, &der).map_err(|_| bad())?;
+            return Ok(Some(key));
+        }
+        if key_type == KeyType::Ed25519 && self.key.is_none() && !self.public_key.is_empty() {
+            let bytes = STANDARD.decode(&self.public_key).map_err(|_| bad())?;
+            let key = Ed25519PublicKey::from_bytes(&bytes).map_err(|_| bad())?;
+            return Ok(Some(PublicKey::Ed25519(key)));
+        }
+        Ok(None)
+    }
+}
+
 fn finish(
     key_type: KeyType,
     number: u32,
@@ -249,7 +327,10 @@ fn finish(
 ) -> Result<KeyVersion, RestoreError> {
     // Loading the stored form again applies the type's own checks (RSA modulus
     // size, key lengths), the same ones a stored key passes at startup.
-    let material = KeyMaterial::from_stored(key_type, material.stored_bytes().clone())
+    let bytes = material
+        .stored_bytes()
+        .ok_or(RestoreError::Material(number))?;
+    let material = KeyMaterial::from_stored(key_type, bytes.clone())
         .map_err(|_| RestoreError::Material(number))?;
     if let KeyMaterial::Hmac(key) = &material
         && key != &hmac_key

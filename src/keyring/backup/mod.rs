@@ -64,9 +64,8 @@ pub enum RestoreError {
     /// A version's material is missing, of the wrong size, or does not fit together.
     #[error("key version {0} in the backup is malformed")]
     Material(u32),
-    /// A version holds what vault-kms does not serve (public-only, certificates,
-    /// external keys).
-    #[error("key version {0} in the backup holds a public-only, certificate or external key")]
+    /// A version holds what vault-kms does not serve (certificates, external keys).
+    #[error("key version {0} in the backup holds a certificate chain or an external key")]
     Unsupported(u32),
     /// A version between the lowest available and the latest is absent.
     #[error("key version {0} is missing from the backup")]

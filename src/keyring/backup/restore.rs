@@ -218,14 +218,23 @@ fn build(policy: Policy, archive: Archive, now: OffsetDateTime) -> Result<NamedK
                 "legacy convergent encryption version",
             ));
         }
-        versions.insert(number, Arc::new(entry.into_version(key_type, number)?));
+        let version = entry.into_version(key_type, number)?;
+        // A derived key verifies with per-context keys, which a public half alone
+        // cannot give; OpenBao never makes such a version.
+        if policy.derived && version.material.public_only().is_some() {
+            return Err(RestoreError::Setting(
+                "public-only version of a derived key",
+            ));
+        }
+        versions.insert(number, Arc::new(version));
     }
 
     let key_size = if key_type == KeyType::Hmac {
         let size = versions
             .values()
             .next()
-            .map_or(0, |v| v.material.stored_bytes().len());
+            .and_then(|v| v.material.stored_bytes())
+            .map_or(0, |bytes| bytes.len());
         usize::try_from(policy.key_size)
             .ok()
             .filter(|s| *s != 0)

@@ -164,3 +164,32 @@ fn a_malformed_blob_does_not_echo_its_values_in_the_error() {
     assert!(err.contains("invalid type"), "{err}");
     assert!(!err.contains("c2VjcmV0LWtleS1ieXRlcw"), "{err}");
 }
+
+#[test]
+fn public_only_versions_survive_a_round_trip_in_vaults_entry_form() {
+    use crate::crypto::public::PublicKey;
+    use crate::keyring::key::{KeyMaterial, KeyVersion};
+
+    for key_type in [KeyType::EcdsaP384, KeyType::Ed25519, KeyType::Rsa2048] {
+        let pair = NamedKey::generate("k", key_type, now()).unwrap();
+        let der = pair.versions[&1].material.public_spki_der().unwrap();
+        let public = PublicKey::from_spki_der(key_type, &der).unwrap();
+        let version = KeyVersion::with_material(KeyMaterial::Public(Box::new(public)), now());
+        let key = pair.with_version(version.unwrap());
+
+        let entry = &document(&key)["policy"]["keys"]["2"];
+        assert_eq!(entry["key"], Value::Null, "{key_type}");
+        assert_eq!(entry["ec_d"], Value::Null, "{key_type}");
+        assert_eq!(entry["rsa_key"], Value::Null, "{key_type}");
+        let copy = restore(&key).unwrap();
+        crate::keyring::key::assert_same_versions(&key, &copy);
+        assert!(copy.versions[&2].material.public_only().is_some());
+        assert!(copy.versions[&1].material.public_only().is_none());
+
+        let mut derived = key.clone();
+        derived.derived = true;
+        if key_type == KeyType::Ed25519 {
+            assert!(matches!(restore(&derived), Err(RestoreError::Setting(_))));
+        }
+    }
+}
