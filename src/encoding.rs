@@ -51,8 +51,8 @@ pub fn encode_std(bytes: &[u8]) -> String {
     base64_simd::STANDARD.encode_to_string(bytes)
 }
 
-/// Appends `bytes` to `out` as standard, padded base64.
-pub fn append_std(bytes: &[u8], out: &mut String) {
+/// Appends `bytes` to `out` (a `String` or a `Vec<u8>`) as standard, padded base64.
+pub fn append_std(bytes: &[u8], out: &mut impl base64_simd::AppendBase64Encode) {
     base64_simd::STANDARD.encode_append(bytes, out);
 }
 

@@ -13,9 +13,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tracing_subscriber::fmt::MakeWriter;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 
 /// How long the background thread lets lines gather before writing them.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
@@ -206,6 +208,80 @@ impl<'a> MakeWriter<'a> for BatchedWriter {
     }
 }
 
+/// Fields as `name=value` pairs separated by spaces, the message first as it is:
+/// the layout of tracing's default text format without its styling. Strings are
+/// quoted, and escaped as Rust's `Debug` does only when they hold a quote, a
+/// backslash or a control character; numbers are written without `fmt` machinery.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainFields;
+
+impl<'w> FormatFields<'w> for PlainFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> std::fmt::Result {
+        let mut visitor = PlainVisitor {
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct PlainVisitor<'w> {
+    writer: Writer<'w>,
+    first: bool,
+    result: std::fmt::Result,
+}
+
+impl PlainVisitor<'_> {
+    /// Writes the separator and `name=` (nothing for the message), then `value`.
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> std::fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            if !self.first {
+                self.writer.write_char(' ')?;
+            }
+            self.first = false;
+            if field.name() != "message" {
+                self.writer.write_str(field.name())?;
+                self.writer.write_char('=')?;
+            }
+            value(&mut self.writer)
+        })();
+    }
+}
+
+impl Visit for PlainVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let plain = !value
+            .bytes()
+            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f);
+        self.field(field, |w| {
+            if plain {
+                w.write_char('"')?;
+                w.write_str(value)?;
+                w.write_char('"')
+            } else {
+                write!(w, "{value:?}")
+            }
+        });
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.field(field, |w| write!(w, "{value:?}"));
+    }
+}
+
 /// The time of a line in UTC, as `2026-01-31T23:59:59.123456Z` (RFC 3339 with
 /// microseconds). The text up to the second is kept per thread and reused while the
 /// second lasts, so most lines only write their microseconds.
@@ -329,6 +405,36 @@ mod tests {
         let written = String::from_utf8(lock(&sink.0).0.clone()).unwrap();
         assert!(written.ends_with("last\n"));
         assert_eq!(written.len(), 3 * OVERFLOW / line.len() * line.len() + 5);
+    }
+
+    #[test]
+    fn fields_are_written_as_the_default_text_format_writes_them_without_styling() {
+        let sink = Sink::default();
+        let (writer, guard) = batched(sink.clone(), Duration::from_millis(1)).unwrap();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .fmt_fields(PlainFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                method = %"POST",
+                route = "transit/encrypt/:name",
+                status = 200u16,
+                delta = -3i64,
+                odd = "a \"quoted\"\tvalue",
+                "request"
+            );
+        });
+        drop(guard);
+        let line = String::from_utf8(lock(&sink.0).0.clone()).unwrap();
+        assert_eq!(
+            line,
+            " INFO request method=POST route=\"transit/encrypt/:name\" status=200 delta=-3 \
+             odd=\"a \\\"quoted\\\"\\tvalue\"\n"
+        );
     }
 
     #[test]

@@ -156,24 +156,10 @@ fn init_tracing(format: LogFormat) -> Result<vault_kms::log::FlushGuard, String>
         LogFormat::Text if terminal => builder.init(),
         // The default field formatter styles every field name even when colours are
         // off; plain `name=value` pairs give the same text at a fraction of the cost.
-        LogFormat::Text => builder.fmt_fields(plain_fields()).init(),
+        LogFormat::Text => builder.fmt_fields(vault_kms::log::PlainFields).init(),
         LogFormat::Json => builder.json().init(),
     }
     Ok(guard)
-}
-
-/// `message` as it is, then `name=value` for every other field, separated by spaces:
-/// the default text layout without styling.
-fn plain_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
-    use tracing_subscriber::field::MakeExt as _;
-    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
-        if field.name() == "message" {
-            write!(writer, "{value:?}")
-        } else {
-            write!(writer, "{field}={value:?}")
-        }
-    })
-    .delimited(" ")
 }
 
 /// Loads a config and applies a `--listen` override.

@@ -15,7 +15,7 @@ use aws_lc_rs::aead::{
 };
 use zeroize::Zeroizing;
 
-use super::{CryptoError, fill_random};
+use super::{CryptoError, fill_nonce};
 use crate::secret::SecretBytes;
 
 /// Nonce length in bytes for every AEAD type here.
@@ -119,7 +119,7 @@ impl AeadKey {
     /// [`CryptoError::Internal`] when randomness or the primitive fails.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
-        fill_random(&mut nonce)?;
+        fill_nonce(&mut nonce)?;
         self.seal_with_nonce(nonce, plaintext, aad)
     }
 

@@ -204,6 +204,51 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
     getrandom::fill(buf).map_err(|_| CryptoError::Internal)
 }
 
+/// Bytes of OS randomness a thread fetches at once for nonces.
+const NONCE_POOL: usize = 4096;
+
+/// A thread's batch of OS randomness for nonces and the count of its bytes used.
+struct NoncePool {
+    bytes: Box<[u8; NONCE_POOL]>,
+    used: usize,
+}
+
+std::thread_local! {
+    static NONCES: std::cell::RefCell<NoncePool> = std::cell::RefCell::new(NoncePool {
+        bytes: Box::new([0; NONCE_POOL]),
+        used: NONCE_POOL,
+    });
+}
+
+/// Fills `buf` with bytes from the operating system's CSPRNG for a nonce, a value
+/// that is public (it travels in the ciphertext) and must only never repeat.
+///
+/// Each thread fetches [`NONCE_POOL`] bytes in one call and hands each byte out
+/// once, so an encryption does not pay a system call for its 12 bytes. Every byte
+/// still comes straight from the OS; nothing is stretched or reused. (A process that
+/// forked would share its pool with the child; vault-kms never forks.) Secrets such
+/// as keys come from [`fill_random`] instead.
+///
+/// # Errors
+/// [`CryptoError::Internal`] when the OS has no randomness to give.
+pub fn fill_nonce(buf: &mut [u8]) -> Result<(), CryptoError> {
+    if buf.len() > NONCE_POOL {
+        return fill_random(buf);
+    }
+    NONCES.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if NONCE_POOL - pool.used < buf.len() {
+            fill_random(&mut pool.bytes[..])?;
+            pool.used = 0;
+        }
+        let taken = pool.used..pool.used + buf.len();
+        buf.copy_from_slice(&pool.bytes[taken.clone()]);
+        pool.bytes[taken].fill(0);
+        pool.used += buf.len();
+        Ok(())
+    })
+}
+
 /// PEM armour (RFC 7468): base64 in 64-column lines, ending with a newline.
 pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
@@ -224,4 +269,36 @@ pub(crate) fn hex(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_default())
         .collect()
+}
+
+#[cfg(test)]
+mod nonce_tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn nonces_never_repeat_across_pool_refills_and_threads() {
+        let draw = || {
+            (0..2000)
+                .map(|_| {
+                    let mut nonce = [0u8; 12];
+                    fill_nonce(&mut nonce).unwrap();
+                    nonce
+                })
+                .collect::<Vec<_>>()
+        };
+        // 2,000 nonces of 12 bytes use almost six pools on each thread.
+        let here = draw();
+        let there = std::thread::spawn(draw).join().unwrap();
+        let distinct: HashSet<[u8; 12]> = here.iter().chain(&there).copied().collect();
+        assert_eq!(distinct.len(), 4000);
+        assert!(!distinct.contains(&[0u8; 12]));
+    }
+
+    #[test]
+    fn requests_larger_than_the_pool_go_to_the_os_directly() {
+        let mut big = vec![0u8; NONCE_POOL + 1];
+        fill_nonce(&mut big).unwrap();
+        assert!(big.iter().any(|&b| b != 0));
+    }
 }

@@ -81,6 +81,15 @@ impl Prefix {
         out
     }
 
+    /// Appends `payload` under `version` to a JSON text being written; the prefix is
+    /// letters, digits, `-` and `_` (the config checks it), so nothing needs escapes.
+    pub fn append_bytes(&self, version: u32, payload: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(self.head.as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(version).as_bytes());
+        out.push(b':');
+        crate::encoding::append_std(payload, out);
+    }
+
     /// Parses a value written with this prefix or with Vault's.
     ///
     /// # Errors

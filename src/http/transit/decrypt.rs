@@ -11,7 +11,7 @@ use super::encrypt::{ItemError, Sealed, associated_data, item_context};
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakInt, WeakString};
-use crate::http::response::{envelope, unescaped};
+use crate::http::response::{envelope, envelope_with, push_member_name, unescaped};
 use crate::keyring::NamedKey;
 use crate::keyring::cipher;
 use crate::keyring::key::{Purpose, ValueKind};
@@ -103,12 +103,14 @@ pub fn decrypt(service: &Service, name: &str, params: &Params) -> Result<Respons
 
     if batch.is_none() {
         let plaintext = open_item(&key, prefix, &items[0]).map_err(ItemError::into_api_error)?;
-        let opened = Opened {
-            error: None,
-            plaintext: encoding::encode_std(&plaintext),
-            reference: None,
-        };
-        return Ok(envelope(&opened, &warnings));
+        // `{"plaintext":"..."}`, the plaintext encoded in place.
+        return Ok(envelope_with(&warnings, |out| {
+            out.push(b'{');
+            push_member_name(out, "plaintext");
+            out.push(b'"');
+            encoding::append_std(&plaintext, out);
+            out.extend_from_slice(b"\"}");
+        }));
     }
 
     let mut results = Vec::with_capacity(items.len());

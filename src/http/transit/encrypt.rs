@@ -15,7 +15,7 @@ use crate::crypto::KeyType;
 use crate::encoding;
 use crate::http::error::ApiError;
 use crate::http::params::{Params, WeakBool, WeakInt, WeakString, present};
-use crate::http::response::{envelope, unescaped_option};
+use crate::http::response::{envelope_with, push_member_name, unescaped_option};
 use crate::keyring::cipher::{self, CipherError};
 use crate::keyring::key::Purpose;
 use crate::keyring::versioned::Prefix;
@@ -159,9 +159,18 @@ pub async fn encrypt(service: &Service, name: &str, params: &Params) -> Result<R
 
     let prefix = &service.config.prefix;
     if batch.is_none() {
-        let item = &items[0];
-        let sealed = encrypt_item(&key, prefix, item).map_err(ItemError::into_api_error)?;
-        return Ok(envelope(&sealed, &warnings));
+        let (number, payload) = seal_item(&key, &items[0]).map_err(ItemError::into_api_error)?;
+        // `{"ciphertext":"...","key_version":N}`, the ciphertext encoded in place.
+        return Ok(envelope_with(&warnings, |out| {
+            out.push(b'{');
+            push_member_name(out, "ciphertext");
+            out.push(b'"');
+            prefix.append_bytes(number, &payload, out);
+            out.extend_from_slice(b"\",");
+            push_member_name(out, "key_version");
+            out.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
+            out.push(b'}');
+        }));
     }
 
     let mut results = Vec::with_capacity(items.len());
@@ -184,6 +193,12 @@ pub async fn encrypt(service: &Service, name: &str, params: &Params) -> Result<R
 }
 
 fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, ItemError> {
+    let (number, payload) = seal_item(key, item)?;
+    Ok(Sealed::new(prefix.format_bytes(number, &payload), number))
+}
+
+/// Encrypts one item: the version number used and the sealed bytes.
+fn seal_item(key: &NamedKey, item: &Item) -> Result<(u32, Vec<u8>), ItemError> {
     let plaintext = decode(item.value.as_deref().unwrap_or_default())?;
     let context = item_context(item)?;
     key.usable().map_err(|e| ItemError::client(e.to_string()))?;
@@ -199,7 +214,7 @@ fn encrypt_item(key: &NamedKey, prefix: &Prefix, item: &Item) -> Result<Sealed, 
         context.as_deref().map(Vec::as_slice),
         aad.as_deref(),
     )?;
-    Ok(Sealed::new(prefix.format_bytes(number, &payload), number))
+    Ok((number, payload))
 }
 
 /// The decoded `context` of an item; an empty one counts as none, as in Vault.
