@@ -184,6 +184,9 @@ fn parse_spki(der: &[u8]) -> Result<Found, String> {
         }
         return Err(MALFORMED.to_owned());
     };
+    if !padding_bits_are_zero(&spki.subject_public_key) {
+        return Err("asn1: syntax error: invalid padding bits in BIT STRING".to_owned());
+    }
     if !reader.is_finished() {
         return Err("x509: trailing data after ASN.1 of public-key".to_owned());
     }
@@ -270,6 +273,15 @@ fn is_negative_or_zero(twos_complement: &[u8]) -> bool {
 
 /// The bytes of a BIT STRING shifted right by its unused bits, as Go's `RightAlign`
 /// reads a public key.
+/// Whether the unused bits at the end of a BIT STRING are zero, as DER requires and
+/// Go's parser checks.
+fn padding_bits_are_zero(bits: &BitStringRef<'_>) -> bool {
+    let unused = bits.unused_bits();
+    bits.raw_bytes()
+        .last()
+        .is_none_or(|last| last & ((1u8 << unused) - 1) == 0)
+}
+
 fn right_align(bits: &BitStringRef<'_>) -> Vec<u8> {
     let raw = bits.raw_bytes();
     let shift = u32::from(bits.unused_bits());
@@ -330,10 +342,13 @@ fn pem_body(after_begin: &str) -> Option<Vec<u8>> {
     if !end_line.trim_matches([' ', '\t', '\r']).is_empty() {
         return None;
     }
-    // Headers: `Name: value` lines up to a blank line.
-    if body.lines().next().is_some_and(|line| line.contains(':')) {
-        let blank = body.find("\n\n").or_else(|| body.find("\n\r\n"))?;
-        body = &body[blank..];
+    // Headers: `Name: value` lines, up to the first line without a colon (a blank
+    // one or the first line of base64), as Go reads them.
+    while let Some((line, rest)) = body.split_once('\n') {
+        if !line.contains(':') {
+            break;
+        }
+        body = rest;
     }
     let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     encoding::decode_std(&compact).ok()
@@ -356,6 +371,11 @@ mod tests {
         let relabelled = pem.replace("PUBLIC KEY", "ANYTHING");
         assert_eq!(pem_block(&relabelled).unwrap(), der);
         assert!(pem_block("hello").is_none());
+        // Headers end at the first line without a colon, blank or not.
+        let headed = pem.replacen("-----\n", "-----\nProc-Type: 4,X\nA: b\n", 1);
+        assert_eq!(pem_block(&headed).unwrap(), der);
+        let spaced = pem.replacen("-----\n", "-----\nA: b\n\n", 1);
+        assert_eq!(pem_block(&spaced).unwrap(), der);
         assert!(pem_block(&pem.replace("END PUBLIC", "END OTHER")).is_none());
         assert!(pem_block("-----BEGIN X-----\n!!!!\n-----END X-----\n").is_none());
         // Not at the start of a line: not a block.
@@ -418,6 +438,18 @@ mod tests {
         assert_eq!(
             PublicKey::from_spki_der(KeyType::EcdsaP256, &der).unwrap_err(),
             "invalid key type: expected ecdsa-p256, got ed25519.PublicKey"
+        );
+    }
+
+    #[test]
+    fn a_bit_string_with_set_padding_bits_is_refused_as_go_refuses_it() {
+        // An Ed25519 SPKI whose BIT STRING says one unused bit, and sets it.
+        let pem = "-----BEGIN PUBLIC KEY-----\n\
+                   MCowBQYDK2VwAyEBAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=\n\
+                   -----END PUBLIC KEY-----\n";
+        assert_eq!(
+            PublicKey::from_pem(KeyType::Ed25519, pem).unwrap_err(),
+            "error parsing public key: asn1: syntax error: invalid padding bits in BIT STRING"
         );
     }
 }
