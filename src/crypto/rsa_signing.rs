@@ -222,8 +222,8 @@ pub fn sign(
 /// A digest of the wrong length is simply not valid. With [`SaltLength::Auto`] any
 /// salt length is accepted: for the hashes of aws-lc-rs, the two common lengths (the
 /// largest, as Vault signs, and the digest's, as JOSE's PS256 and most libraries
-/// sign) are tried first, then every other length, so an invalid signature costs one
-/// check per possible length; AWS-LC's C API recovers the length instead.
+/// sign) are tried first through aws-lc-rs, then AWS-LC's C API recovers the length
+/// from the signature, so an invalid signature costs three checks at most.
 pub fn verify(
     public_der: &[u8],
     modulus_len: usize,
