@@ -21,7 +21,7 @@ use crate::crypto::rsa::RsaPublicKey;
 use crate::crypto::rsa_signing::{RsaScheme, RsaSignError, SaltLength};
 use crate::encoding;
 use crate::http::error::ApiError;
-use crate::http::params::{Params, WeakBool, WeakInt, WeakString};
+use crate::http::params::{Params, WeakBool, WeakInt, WeakString, present};
 use crate::http::response::envelope;
 use crate::keyring::NamedKey;
 use crate::keyring::key::{KeyMaterial, Purpose, ValueKind};
@@ -38,6 +38,8 @@ struct SignRequest {
     prehashed: Option<WeakBool>,
     signature_algorithm: Option<WeakString>,
     marshaling_algorithm: Option<WeakString>,
+    /// Vault reads a null `salt_length` as "", which it refuses.
+    #[serde(default, deserialize_with = "present")]
     salt_length: Option<WeakString>,
     batch_input: Option<Value>,
 }
@@ -53,6 +55,8 @@ struct VerifyRequest {
     prehashed: Option<WeakBool>,
     signature_algorithm: Option<WeakString>,
     marshaling_algorithm: Option<WeakString>,
+    /// Vault reads a null `salt_length` as "", which it refuses.
+    #[serde(default, deserialize_with = "present")]
     salt_length: Option<WeakString>,
     batch_input: Option<Value>,
 }
