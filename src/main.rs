@@ -92,7 +92,7 @@ fn main() -> ExitCode {
         Command::Health { .. } => None,
     };
     // Held until the command ends: dropping it writes the last lines.
-    let _logs = match log_format.map(init_tracing).transpose() {
+    let logs = match log_format.map(init_tracing).transpose() {
         Ok(guard) => guard,
         Err(message) => {
             eprintln!("vault-kms: {message}");
@@ -127,6 +127,8 @@ fn main() -> ExitCode {
         ),
         Command::Health { address } => vault_kms::probe::check_health(&address),
     };
+    // Write the gathered log lines first, so that a final error comes after them.
+    drop(logs);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
