@@ -29,7 +29,7 @@ import report
 import servers
 import startup
 import sustained
-from load import KEYS, ED25519_KEY, LoadSettings, Operation, Result
+from load import KEYS, ED25519_KEY, LoadSettings, Operation, Result, median_run
 from report import Report, Row, mib, millis, rate
 from servers import Client, Server
 
@@ -126,36 +126,47 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
             figures["fill_memory"].append(time.monotonic() - started)
         figures["rss_keys"] = [servers.settled_rss_kib(server) for server, _ in pair]
 
-        bodies = workdir / "bodies"
-        bodies.mkdir()
-        rows = []
-        peaks: list[list[int]] = [[], []]
-        # (server, operation, body, maximum req/s) for the half-load runs.
-        driven: list[tuple[Server, Operation, Path | None, float]] = []
-        for index, op in enumerate(load.operations(with_ed25519)):
-            results = []
-            for side, (server, client) in enumerate(pair):
-                body = load.write_body(op, client, bodies / f"{server.name}-{index}.json")
-                result = load.run_wrk(settings, server, op, body)
-                progress(f"{op.name} on {server.name}: {rate(result.per_second)} req/s, "
-                         f"p50 {millis(result.p50_ms)}, p99 {millis(result.p99_ms)}")
-                if result.peak_rss_kib is not None:
-                    peaks[side].append(result.peak_rss_kib)
-                results.append(result)
-                if op.name in sustained.HALF_LOAD_OPERATIONS:
-                    driven.append((server, op, body, result.per_second))
-            rows.append(Row(op.name, *results))
-        if not with_ed25519:
-            rows.insert(7, Row("sign and verify ed25519", None, None, note="not served"))
-        figures["rss_load"] = [max(peak) if peak else None for peak in peaks]
-        figures["half_load"] = half_loads(settings, args.half_load_pause_ms, driven)
-
+        operations = load.operations(with_ed25519)
+        body_dir = workdir / "bodies"
+        body_dir.mkdir()
+        # bodies[index][side]: the body file of operation `index` on server `side`.
+        bodies = [[load.write_body(op, client, body_dir / f"{server.name}-{index}.json")
+                   for server, client in pair]
+                  for index, op in enumerate(operations)]
         echo_op = Operation("echo", "POST", "transit/encrypt/bench-chacha20",
                             {"plaintext": load.PLAINTEXT})
-        body = bodies / "echo.json"
-        body.write_text(json.dumps(echo_op.body))
-        figures["echo"] = load.run_wrk(settings, echo, echo_op, body)
-        progress(f"echo: {rate(figures['echo'].per_second)} req/s")
+        echo_body = body_dir / "echo.json"
+        echo_body.write_text(json.dumps(echo_op.body))
+
+        # runs[index][side]: the results of operation `index` on server `side`, by round.
+        runs: list[tuple[list[Result], list[Result]]] = [([], []) for _ in operations]
+        peaks: list[list[int]] = [[], []]
+        figures["echo"] = []
+        for round_number in range(1, args.rounds + 1):
+            for index, op in enumerate(operations):
+                for side, (server, _) in enumerate(pair):
+                    result = load.run_wrk(settings, server, op, bodies[index][side])
+                    progress(f"round {round_number}/{args.rounds}: {op.name} on "
+                             f"{server.name}: {rate(result.per_second)} req/s, "
+                             f"p50 {millis(result.p50_ms)}, p99 {millis(result.p99_ms)}")
+                    if result.peak_rss_kib is not None:
+                        peaks[side].append(result.peak_rss_kib)
+                    runs[index][side].append(result)
+            echo_result = load.run_wrk(settings, echo, echo_op, echo_body)
+            progress(f"round {round_number}/{args.rounds}: echo: "
+                     f"{rate(echo_result.per_second)} req/s")
+            figures["echo"].append(echo_result)
+
+        rows = [Row(op.name, *runs[index]) for index, op in enumerate(operations)]
+        if not with_ed25519:
+            rows.insert(7, Row("sign and verify ed25519", [], [], note="not served"))
+        figures["rss_load"] = [max(peak) if peak else None for peak in peaks]
+        # (server, operation, body, median req/s) for the half-load runs.
+        driven = [(server, op, bodies[index][side], median_run(runs[index][side]).per_second)
+                  for index, op in enumerate(operations)
+                  if op.name in sustained.HALF_LOAD_OPERATIONS
+                  for side, (server, _) in enumerate(pair)]
+        figures["half_load"] = half_loads(settings, args.half_load_pause_ms, driven)
         return rows
     finally:
         for server in (vault_kms, openbao, echo):
@@ -253,11 +264,13 @@ def resources(figures: dict, keys: int, runs: int) -> list[tuple[str, str, str]]
 def notes(rows: list[Row], figures: dict) -> list[str]:
     found = []
     for row in rows:
-        for name, result in (("vault-kms", row.vault_kms), ("OpenBao", row.openbao)):
-            if result is not None and result.unexpected:
-                found.append(f"{row.name} on {name}: {result.unexpected:,} of "
-                             f"{result.requests:,} requests did not get the expected status "
-                             "or failed on the socket.")
+        for name, runs in (("vault-kms", row.vault_kms_runs), ("OpenBao", row.openbao_runs)):
+            unexpected = sum(run.unexpected for run in runs)
+            if unexpected:
+                requests = sum(run.requests for run in runs)
+                found.append(f"{row.name} on {name}: {unexpected:,} of {requests:,} requests "
+                             "(all rounds) did not get the expected status or failed on the "
+                             "socket.")
     for paced in figures["half_load"]:
         if paced.result.unexpected:
             server = report.SERVER_NAMES.get(paced.server, paced.server)
@@ -301,6 +314,7 @@ def main() -> int:
     parser.add_argument("--started", type=float, required=True, help="epoch of bench/run's start")
     parser.add_argument("--command", required=True, help="the command line, for the report")
     parser.add_argument("--docs-dir", type=Path, default=Path("docs"))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "5")))
     parser.add_argument("--keys", type=int, default=int(os.environ.get("BENCH_KEYS", "1000")))
     parser.add_argument("--starts", type=int, default=int(os.environ.get("BENCH_STARTS", "5")))
     parser.add_argument("--half-load-pause-ms", type=int,
@@ -308,6 +322,8 @@ def main() -> int:
     parser.add_argument("--leak-requests", type=int,
                         default=int(os.environ.get("BENCH_LEAK_REQUESTS", "1000000")))
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("BENCH_ROUNDS must be 1 or more")
     if args.half_load_pause_ms < 1:
         parser.error("BENCH_HALF_LOAD_PAUSE_MS must be a whole number of ms, 1 or more")
     if 0 < args.leak_requests <= sustained.WARM_REQUESTS:
@@ -320,7 +336,7 @@ def main() -> int:
     settings = LoadSettings(
         threads=int(env.get("BENCH_THREADS", "2")),
         connections=int(env.get("BENCH_CONNECTIONS", "32")),
-        duration=env.get("BENCH_DURATION", "10s"),
+        duration=env.get("BENCH_DURATION", "3s"),
         timeout=env.get("BENCH_TIMEOUT", "10s"),
     )
     load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -346,9 +362,9 @@ def main() -> int:
             progress(f"server logs kept in {workdir}")
 
     cores = os.cpu_count() or 1
-    echo: Result = figures["echo"]
+    echo = median_run(figures["echo"])
     limits = [
-        ("HTTP echo of the 1 KiB encrypt body (benches/echo.rs)",
+        (f"HTTP echo of the 1 KiB encrypt body (benches/echo.rs), median of {args.rounds}",
          f"{rate(echo.per_second)} req/s", millis(echo.p50_ms), millis(echo.p99_ms),
          "the same HTTP stack as vault-kms; no parsing, token, crypto or log line"),
         *crypto_limits(args.criterion_dir, args.started, cores),
@@ -359,7 +375,8 @@ def main() -> int:
         settings=[
             ("wrk threads", str(settings.threads)),
             ("wrk connections", str(settings.connections)),
-            ("duration per operation and server", settings.duration),
+            ("rounds of the load phase", str(args.rounds)),
+            ("duration per operation, server and round", settings.duration),
             ("wrk timeout", settings.timeout),
             ("filler keys", f"{args.keys:,} x {load.FILLER_KEY_TYPE}"),
             ("starts per start-up figure", str(args.starts)),
@@ -370,6 +387,7 @@ def main() -> int:
         ],
         rows=rows,
         limits=limits,
+        echo_runs=figures["echo"],
         resources=resources(figures, args.keys, args.starts),
         half_load=figures["half_load"],
         leak=figures["leak"],

@@ -177,6 +177,13 @@ class Result:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+def median_run(results: list[Result]) -> Result:
+    """Of repeated runs, the one with the median req/s (the lower middle one of an even
+    count), so that its latencies belong to the rate shown beside them."""
+    ordered = sorted(results, key=lambda result: result.per_second)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 RESULT_LINE = re.compile(r"^BENCH_RESULT (\{.*\})$", re.MULTILINE)
 RSS_SAMPLE_SECONDS = 0.25
 

@@ -8,25 +8,36 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from load import Result
+from load import Result, median_run
 from sustained import PROBE_SECONDS, WARM_REQUESTS, HalfLoad, Leak
 
 
 @dataclass
 class Row:
-    """One operation, measured on both servers (None: not measured)."""
+    """One operation, measured on both servers in one or more rounds (empty: not
+    measured)."""
 
     name: str
-    vault_kms: Result | None
-    openbao: Result | None
+    vault_kms_runs: list[Result]
+    openbao_runs: list[Result]
     # Why vault-kms has no figure (such as "not served"), shown in its column.
     note: str = ""
 
     @property
+    def vault_kms(self) -> Result | None:
+        return median_run(self.vault_kms_runs) if self.vault_kms_runs else None
+
+    @property
+    def openbao(self) -> Result | None:
+        return median_run(self.openbao_runs) if self.openbao_runs else None
+
+    @property
     def ratio(self) -> float | None:
-        if not self.vault_kms or not self.openbao or not self.openbao.per_second:
+        """The ratio of the two servers' median req/s."""
+        vault_kms, openbao = self.vault_kms, self.openbao
+        if not vault_kms or not openbao or not openbao.per_second:
             return None
-        return self.vault_kms.per_second / self.openbao.per_second
+        return vault_kms.per_second / openbao.per_second
 
 
 @dataclass
@@ -37,6 +48,8 @@ class Report:
     rows: list[Row]
     # (limit, figure, p50, p99, note)
     limits: list[tuple[str, str, str, str, str]]
+    # The echo server's runs, one per round.
+    echo_runs: list[Result]
     # (figure, vault-kms, OpenBao)
     resources: list[tuple[str, str, str]]
     half_load: list[HalfLoad] = field(default_factory=list)
@@ -73,6 +86,44 @@ def results_table(rows: list[Row]) -> list[str]:
         cells.append("n/a" if ratio is None else f"{ratio:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def rounds_table(rows: list[Row]) -> list[str]:
+    """Every run's req/s, round by round, for both servers."""
+    rounds = max((len(row.vault_kms_runs) for row in rows), default=0)
+    header = " | ".join(f"round {number}" for number in range(1, rounds + 1))
+    lines = [
+        f"| operation | server | {header} |",
+        "| --- | --- |" + " ---: |" * rounds,
+    ]
+    for row in rows:
+        for server, runs in (("vault-kms", row.vault_kms_runs), ("OpenBao", row.openbao_runs)):
+            if runs:
+                cells = [row.name, server, *(rate(run.per_second) for run in runs)]
+                lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def rounds_section(rows: list[Row], limits_runs: list[Result]) -> list[str]:
+    """The spread behind the medians of the throughput table."""
+    if max((len(row.vault_kms_runs) for row in rows), default=0) < 2:
+        return []
+    echo = ", ".join(rate(run.per_second) for run in limits_runs)
+    return [
+        "## Rounds",
+        "",
+        "The load phase runs in rounds: each round drives every operation on vault-kms",
+        "and then on OpenBao, one after the other, and ends with the echo server. The",
+        "throughput table shows, per operation and server, the run with the median req/s",
+        "(and that run's latencies); its ratio divides the two medians. Spreading the runs",
+        "of one operation over the whole phase keeps a passing slowdown of the machine",
+        "from deciding a row. Every run's req/s:",
+        "",
+        *rounds_table(rows),
+        "",
+        f"The echo server, round by round: {echo} req/s.",
+        "",
+    ]
 
 
 # Server process names (servers.py) as the report writes them.
@@ -168,6 +219,7 @@ def markdown(report: Report) -> str:
         "",
         "![vault-kms / OpenBao throughput ratio per operation](benchmarks.svg)",
         "",
+        *rounds_section(report.rows, report.echo_runs),
         *half_load_section(report.half_load),
         "## Limits",
         "",

@@ -39,6 +39,9 @@ HALF_LOAD_OPERATIONS = (
 PROBE_SECONDS = 2
 PROBE_DURATION = f"{PROBE_SECONDS}s"
 PROBE_MAX_SCALE = 4.0
+# The measured half-load run: longer than a load round, so that its p99 rests on
+# enough answers from the slower server.
+HALF_LOAD_DURATION = "10s"
 # The long run's operation and the count after which memory is first read.
 LEAK_OPERATION = "encrypt chacha20-poly1305 1 KiB"
 WARM_REQUESTS = 10_000
@@ -102,7 +105,7 @@ def rescaled(connections: int, target: float, achieved: float, threads: int) -> 
 
 def half_load(settings: LoadSettings, pause_ms: int, server: Server, op: Operation,
               body: Path | None, maximum: float) -> HalfLoad:
-    """Drives `server` with `op` at half of `maximum` req/s for the configured time,
+    """Drives `server` with `op` at half of `maximum` req/s for HALF_LOAD_DURATION,
     after a short probe that sets the number of connections."""
     target = maximum / 2
     extra = (str(pause_ms),)
@@ -110,7 +113,7 @@ def half_load(settings: LoadSettings, pause_ms: int, server: Server, op: Operati
     probe_settings = replace(settings, connections=guess, duration=PROBE_DURATION)
     probe = load.run_wrk(probe_settings, server, op, body, script=PACED_SCRIPT, extra=extra)
     connections = rescaled(guess, target, probe.per_second, settings.threads)
-    paced = replace(settings, connections=connections)
+    paced = replace(settings, connections=connections, duration=HALF_LOAD_DURATION)
     result = load.run_wrk(paced, server, op, body, script=PACED_SCRIPT, extra=extra)
     return HalfLoad(op.name, server.name, maximum, pause_ms, connections, result)
 
