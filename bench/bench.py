@@ -261,7 +261,20 @@ def resources(figures: dict, keys: int, runs: int) -> list[tuple[str, str, str]]
     ]
 
 
-def notes(rows: list[Row], figures: dict) -> list[str]:
+def wrk_policy_note(policy: str) -> str:
+    if policy == "batch":
+        return ("wrk runs under Linux's SCHED_BATCH policy (`chrt --batch 0`), on the same "
+                "two cores as the server: it gets its share of the processors, but an "
+                "answer that wakes one of its threads does not preempt the server "
+                "mid-request. Under the default policy those preemptions cost the faster "
+                "server most (see \"wrk's scheduling policy\" in `bench/README.md`); "
+                "`BENCH_WRK_POLICY=other` runs wrk under it.")
+    return ("wrk runs under Linux's default scheduling policy (SCHED_OTHER), on the same "
+            "two cores as the server: an answer that wakes one of its threads may preempt "
+            "the server mid-request.")
+
+
+def notes(rows: list[Row], figures: dict, settings: LoadSettings) -> list[str]:
     found = []
     for row in rows:
         for name, runs in (("vault-kms", row.vault_kms_runs), ("OpenBao", row.openbao_runs)):
@@ -292,6 +305,12 @@ def notes(rows: list[Row], figures: dict) -> list[str]:
         "verify bodies hold a ciphertext or signature made by the same server beforehand. "
         f"The batch holds {load.BATCH_ITEMS} items of 1 KiB: its req/s counts requests, "
         f"each of {load.BATCH_ITEMS} encryptions.",
+        wrk_policy_note(settings.wrk_policy),
+        "Each wrk run starts once the machine is quiet: under "
+        f"{servers.QUIET_BUSY_SHARE:.0%} of all cores busy over "
+        f"{servers.QUIET_SAMPLE_SECONDS} s (waiting at most {servers.QUIET_MAX_SECONDS:.0f} s), "
+        "so that one server's leftover work, such as OpenBao's garbage collection after "
+        "its run, does not fall on the next run.",
         "vault-kms logs one line per request (its default `info` level) to a file; "
         "OpenBao's dev server logs to a file too.",
         "OpenBao dev mode keeps its storage in memory, like vault-kms `--in-memory`. The "
@@ -338,7 +357,10 @@ def main() -> int:
         connections=int(env.get("BENCH_CONNECTIONS", "32")),
         duration=env.get("BENCH_DURATION", "3s"),
         timeout=env.get("BENCH_TIMEOUT", "10s"),
+        wrk_policy=env.get("BENCH_WRK_POLICY", "batch"),
     )
+    if settings.wrk_policy not in load.WRK_POLICIES:
+        parser.error(f"BENCH_WRK_POLICY must be one of {', '.join(load.WRK_POLICIES)}")
     load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     workdir = Path(tempfile.mkdtemp(prefix="vault-kms-bench-"))
     progress(f"work dir (server logs) {workdir}")
@@ -375,6 +397,7 @@ def main() -> int:
         settings=[
             ("wrk threads", str(settings.threads)),
             ("wrk connections", str(settings.connections)),
+            ("wrk scheduling policy", f"SCHED_{settings.wrk_policy.upper()}"),
             ("rounds of the load phase", str(args.rounds)),
             ("duration per operation, server and round", settings.duration),
             ("wrk timeout", settings.timeout),
@@ -391,7 +414,7 @@ def main() -> int:
         resources=resources(figures, args.keys, args.starts),
         half_load=figures["half_load"],
         leak=figures["leak"],
-        notes=notes(rows, figures),
+        notes=notes(rows, figures, settings),
     )
     args.docs_dir.mkdir(exist_ok=True)
     (args.docs_dir / "benchmarks.md").write_text(report.markdown(result))

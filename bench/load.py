@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servers import Client, Server
+from servers import Client, Server, wait_until_quiet
 
 BENCH_DIR = Path(__file__).resolve().parent
 LUA_SCRIPT = BENCH_DIR / "request.lua"
@@ -151,12 +151,19 @@ def write_body(op: Operation, client: Client, path: Path) -> Path | None:
     return path
 
 
+# wrk's Linux scheduling policies (chrt's names): "batch" keeps wrk's threads from
+# preempting the server they drive when an answer wakes them; "other" is the default.
+WRK_POLICIES = ("batch", "other")
+
+
 @dataclass
 class LoadSettings:
     threads: int
     connections: int
     duration: str
     timeout: str
+    # One of WRK_POLICIES.
+    wrk_policy: str = "batch"
 
 
 @dataclass
@@ -193,6 +200,7 @@ def wrk_command(settings: LoadSettings, server: Server, op: Operation, body: Pat
     """wrk driving `server` with `op` through `script`, whose arguments are the method,
     the body file, the token, then `extra`."""
     return [
+        "chrt", f"--{settings.wrk_policy}", "0",
         "wrk", "--threads", str(settings.threads), "--connections", str(settings.connections),
         "--duration", settings.duration, "--timeout", settings.timeout, "--latency",
         "--script", str(script), f"http://127.0.0.1:{server.port}/v1/{op.path}",
@@ -202,8 +210,10 @@ def wrk_command(settings: LoadSettings, server: Server, op: Operation, body: Pat
 
 def run_wrk(settings: LoadSettings, server: Server, op: Operation, body: Path | None,
             script: Path = LUA_SCRIPT, extra: tuple[str, ...] = ()) -> Result:
-    """Drives `server` with `op` for the configured time, sampling its memory."""
+    """Drives `server` with `op` for the configured time, sampling its memory, once
+    the machine is quiet."""
     command = wrk_command(settings, server, op, body, script, extra)
+    wait_until_quiet()
     peak = [server.rss_kib()]
     stop = threading.Event()
 

@@ -25,6 +25,13 @@ READY_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.005
 # Lets a server settle (background work after key creation) before its memory is read.
 SETTLE_SECONDS = 1.0
+# Before each load run the machine must be this quiet (busy share of all cores over
+# one sample), so that one server's leftover work (OpenBao's garbage collector after
+# a run, say) does not land on the next run; after QUIET_MAX_SECONDS the run starts
+# anyway.
+QUIET_BUSY_SHARE = 0.10
+QUIET_SAMPLE_SECONDS = 0.2
+QUIET_MAX_SECONDS = 5.0
 
 
 class ServerError(RuntimeError):
@@ -152,6 +159,30 @@ def settled_rss_kib(server: Server) -> int | None:
     """The server's resident memory in KiB, read SETTLE_SECONDS after the call."""
     time.sleep(SETTLE_SECONDS)
     return server.rss_kib()
+
+
+def _cpu_times() -> tuple[int, int]:
+    """Busy and total jiffies of all cores since boot, from /proc/stat."""
+    first_line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    fields = [int(value) for value in first_line.split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    total = sum(fields[:8])  # up to steal; guest time is already in user
+    return total - idle, total
+
+
+def wait_until_quiet() -> float:
+    """Waits until the machine's cores are mostly idle (see QUIET_BUSY_SHARE); returns
+    the seconds waited."""
+    started = time.monotonic()
+    busy, total = _cpu_times()
+    while time.monotonic() - started < QUIET_MAX_SECONDS:
+        time.sleep(QUIET_SAMPLE_SECONDS)
+        now_busy, now_total = _cpu_times()
+        share = (now_busy - busy) / max(1, now_total - total)
+        if share <= QUIET_BUSY_SHARE:
+            break
+        busy, total = now_busy, now_total
+    return time.monotonic() - started
 
 
 def free_port(pair: bool = False) -> int:
