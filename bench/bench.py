@@ -2,8 +2,9 @@
 
 Steps: time the start-up of both servers, empty and in memory; start vault-kms
 (dev, in memory), OpenBao (dev) and the echo server; create the same keys in both
-and 1,000 filler keys; drive every operation with wrk on each server in turn, then a
-few again at half the req/s reached; send a million encrypts to a fresh vault-kms,
+and 1,000 filler keys; drive every operation with wrk on both servers in rounds, then a
+few again at half the median req/s reached, and a few under each of wrk's scheduling
+policies; send a million encrypts to a fresh vault-kms,
 reading its memory; time restarts of each server over 1,000 keys on disk; read the
 criterion results; write docs/benchmarks.md and docs/benchmarks.svg and print the
 tables. Progress goes to stderr, the tables to stdout.
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,7 +32,7 @@ import servers
 import startup
 import sustained
 from load import KEYS, ED25519_KEY, LoadSettings, Operation, Result, median_run
-from report import Report, Row, mib, millis, rate
+from report import PolicyRow, Report, Row, mib, millis, rate
 from servers import Client, Server
 
 # The criterion benchmarks of benches/crypto.rs, in report order, with their labels.
@@ -144,7 +146,11 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
         figures["echo"] = []
         for round_number in range(1, args.rounds + 1):
             for index, op in enumerate(operations):
-                for side, (server, _) in enumerate(pair):
+                # Which server goes first alternates from round to round.
+                order = list(enumerate(pair))
+                if round_number % 2 == 0:
+                    order.reverse()
+                for side, (server, _) in order:
                     result = load.run_wrk(settings, server, op, bodies[index][side])
                     progress(f"round {round_number}/{args.rounds}: {op.name} on "
                              f"{server.name}: {rate(result.per_second)} req/s, "
@@ -167,6 +173,8 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
                   if op.name in sustained.HALF_LOAD_OPERATIONS
                   for side, (server, _) in enumerate(pair)]
         figures["half_load"] = half_loads(settings, args.half_load_pause_ms, driven)
+        figures["policies"] = policy_comparison(args.policy_rounds, settings, pair,
+                                                operations, bodies)
         return rows
     finally:
         for server in (vault_kms, openbao, echo):
@@ -174,10 +182,37 @@ def throughput(args, settings: LoadSettings, workdir: Path, figures: dict) -> li
                 server.stop()
 
 
+def policy_comparison(rounds: int, settings: LoadSettings, pair: list[tuple[Server, Client]],
+                      operations: list[Operation], bodies: list[list[Path | None]]
+                      ) -> list[PolicyRow]:
+    """A few operations again on each server, under each of wrk's scheduling policies
+    in turn, `rounds` times: what the policy of the load phase changes."""
+    found: list[PolicyRow] = []
+    if rounds == 0:
+        return found
+    for index, op in enumerate(operations):
+        if op.name not in report.POLICY_OPERATIONS:
+            continue
+        for side, (server, _) in enumerate(pair):
+            runs: dict[str, list[Result]] = {policy: [] for policy in load.WRK_POLICIES}
+            for round_number in range(rounds):
+                policies = list(load.WRK_POLICIES)
+                if round_number % 2 == 1:
+                    policies.reverse()
+                for policy in policies:
+                    result = load.run_wrk(replace(settings, wrk_policy=policy), server, op,
+                                          bodies[index][side])
+                    progress(f"{op.name} on {server.name}, wrk under SCHED_{policy.upper()}: "
+                             f"{rate(result.per_second)} req/s, p99 {millis(result.p99_ms)}")
+                    runs[policy].append(result)
+            found.append(PolicyRow(op.name, server.name, runs))
+    return found
+
+
 def half_loads(settings: LoadSettings, pause_ms: int,
                driven: list[tuple[Server, Operation, Path | None, float]]
                ) -> list[sustained.HalfLoad]:
-    """Each driven operation again, on its server, at half the req/s it reached."""
+    """Each driven operation again, on its server, at half its median req/s."""
     found = []
     for server, op, body, maximum in driven:
         paced = sustained.half_load(settings, pause_ms, server, op, body, maximum)
@@ -264,14 +299,36 @@ def resources(figures: dict, keys: int, runs: int) -> list[tuple[str, str, str]]
 def wrk_policy_note(policy: str) -> str:
     if policy == "batch":
         return ("wrk runs under Linux's SCHED_BATCH policy (`chrt --batch 0`), on the same "
-                "two cores as the server: it gets its share of the processors, but an "
-                "answer that wakes one of its threads does not preempt the server "
-                "mid-request. Under the default policy those preemptions cost the faster "
-                "server most (see \"wrk's scheduling policy\" in `bench/README.md`); "
-                "`BENCH_WRK_POLICY=other` runs wrk under it.")
+                "two cores as the servers: it gets its share of the processors, but an "
+                "answer that wakes one of its threads does not preempt the running server "
+                "thread on wake-up (the scheduler tick still shares the cores). The table "
+                "\"wrk's scheduling policy\" shows what this changes for both servers; "
+                "`BENCH_WRK_POLICY=other` runs the whole benchmark under the default policy.")
     return ("wrk runs under Linux's default scheduling policy (SCHED_OTHER), on the same "
-            "two cores as the server: an answer that wakes one of its threads may preempt "
-            "the server mid-request.")
+            "two cores as the servers: an answer that wakes one of its threads may preempt "
+            "the running server thread.")
+
+
+def quiet_note(figures: dict, rows: list[Row]) -> str:
+    """How the waits for a quiet machine ended, over the runs of the load phase, the
+    policy comparison and the half-load runs."""
+    runs = [run for row in rows for run in (*row.vault_kms_runs, *row.openbao_runs)]
+    runs += figures["echo"]
+    runs += [run for policy_row in figures["policies"] for policy_runs in
+             policy_row.runs.values() for run in policy_runs]
+    runs += [paced.result for paced in figures["half_load"]]
+    busy = [run.quiet.busy_share for run in runs if run.quiet and not run.quiet.reached]
+    text = (f"Each wrk run starts once the machine is quiet: under "
+            f"{servers.QUIET_BUSY_SHARE:.0%} of all cores busy over {servers.QUIET_WINDOWS} "
+            f"samples of {servers.QUIET_SAMPLE_SECONDS} s in a row, so that one server's "
+            "leftover work (OpenBao's garbage collection after its run, say) does not fall "
+            f"on the next run; after {servers.QUIET_MAX_SECONDS:.0f} s it starts anyway. ")
+    if busy:
+        return text + (f"{len(busy)} of {len(runs)} runs (load phase, policy comparison, "
+                       f"half load) started on a busy machine, the busiest at "
+                       f"{max(busy):.0%}.")
+    return text + (f"All {len(runs)} runs of the load phase, the policy comparison and the "
+                   "half load started on a quiet machine.")
 
 
 def notes(rows: list[Row], figures: dict, settings: LoadSettings) -> list[str]:
@@ -306,11 +363,7 @@ def notes(rows: list[Row], figures: dict, settings: LoadSettings) -> list[str]:
         f"The batch holds {load.BATCH_ITEMS} items of 1 KiB: its req/s counts requests, "
         f"each of {load.BATCH_ITEMS} encryptions.",
         wrk_policy_note(settings.wrk_policy),
-        "Each wrk run starts once the machine is quiet: under "
-        f"{servers.QUIET_BUSY_SHARE:.0%} of all cores busy over "
-        f"{servers.QUIET_SAMPLE_SECONDS} s (waiting at most {servers.QUIET_MAX_SECONDS:.0f} s), "
-        "so that one server's leftover work, such as OpenBao's garbage collection after "
-        "its run, does not fall on the next run.",
+        quiet_note(figures, rows),
         "vault-kms logs one line per request (its default `info` level) to a file; "
         "OpenBao's dev server logs to a file too.",
         "OpenBao dev mode keeps its storage in memory, like vault-kms `--in-memory`. The "
@@ -334,6 +387,8 @@ def main() -> int:
     parser.add_argument("--command", required=True, help="the command line, for the report")
     parser.add_argument("--docs-dir", type=Path, default=Path("docs"))
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "5")))
+    parser.add_argument("--policy-rounds", type=int,
+                        default=int(os.environ.get("BENCH_POLICY_ROUNDS", "3")))
     parser.add_argument("--keys", type=int, default=int(os.environ.get("BENCH_KEYS", "1000")))
     parser.add_argument("--starts", type=int, default=int(os.environ.get("BENCH_STARTS", "5")))
     parser.add_argument("--half-load-pause-ms", type=int,
@@ -386,7 +441,8 @@ def main() -> int:
     cores = os.cpu_count() or 1
     echo = median_run(figures["echo"])
     limits = [
-        (f"HTTP echo of the 1 KiB encrypt body (benches/echo.rs), median of {args.rounds}",
+        ("HTTP echo of the 1 KiB encrypt body (benches/echo.rs), "
+         f"{report.runs_label(args.rounds)}",
          f"{rate(echo.per_second)} req/s", millis(echo.p50_ms), millis(echo.p99_ms),
          "the same HTTP stack as vault-kms; no parsing, token, crypto or log line"),
         *crypto_limits(args.criterion_dir, args.started, cores),
@@ -399,6 +455,7 @@ def main() -> int:
             ("wrk connections", str(settings.connections)),
             ("wrk scheduling policy", f"SCHED_{settings.wrk_policy.upper()}"),
             ("rounds of the load phase", str(args.rounds)),
+            ("rounds of the policy comparison", str(args.policy_rounds)),
             ("duration per operation, server and round", settings.duration),
             ("wrk timeout", settings.timeout),
             ("filler keys", f"{args.keys:,} x {load.FILLER_KEY_TYPE}"),
@@ -411,6 +468,7 @@ def main() -> int:
         rows=rows,
         limits=limits,
         echo_runs=figures["echo"],
+        policies=figures["policies"],
         resources=resources(figures, args.keys, args.starts),
         half_load=figures["half_load"],
         leak=figures["leak"],

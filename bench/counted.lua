@@ -8,7 +8,7 @@
 -- its share (no pause until then; past it, an hour, which never ends as the thread
 -- stops first). response() counts the answers; at the share it stops the thread and
 -- prints a BENCH_THREAD_DONE line. wrk itself waits out --duration before its report,
--- so bench/load.py interrupts it (SIGINT) once every thread has printed that line.
+-- so bench/sustained.py interrupts it (SIGINT) once every thread has printed that line.
 
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "request.lua")

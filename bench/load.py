@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servers import Client, Server, wait_until_quiet
+from servers import Client, Quiet, Server, wait_until_quiet
 
 BENCH_DIR = Path(__file__).resolve().parent
 LUA_SCRIPT = BENCH_DIR / "request.lua"
@@ -178,6 +178,8 @@ class Result:
     unexpected: int
     peak_rss_kib: int | None = None
     raw: dict = field(default_factory=dict)
+    # How the wait for a quiet machine before the run ended (None: no wait).
+    quiet: Quiet | None = None
 
     @property
     def per_second(self) -> float:
@@ -213,7 +215,7 @@ def run_wrk(settings: LoadSettings, server: Server, op: Operation, body: Path | 
     """Drives `server` with `op` for the configured time, sampling its memory, once
     the machine is quiet."""
     command = wrk_command(settings, server, op, body, script, extra)
-    wait_until_quiet()
+    quiet = wait_until_quiet()
     peak = [server.rss_kib()]
     stop = threading.Event()
 
@@ -234,6 +236,7 @@ def run_wrk(settings: LoadSettings, server: Server, op: Operation, body: Path | 
     result = parse_result(finished.returncode, finished.stdout, finished.stderr, op,
                           server.name)
     result.peak_rss_kib = peak[0]
+    result.quiet = quiet
     return result
 
 

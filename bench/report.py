@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass, field
 
 from load import Result, median_run
-from sustained import PROBE_SECONDS, WARM_REQUESTS, HalfLoad, Leak
+from sustained import HALF_LOAD_DURATION, PROBE_SECONDS, WARM_REQUESTS, HalfLoad, Leak
 
 
 @dataclass
@@ -40,6 +40,29 @@ class Row:
         return vault_kms.per_second / openbao.per_second
 
 
+# The operations that the policy comparison runs under each of wrk's policies.
+POLICY_OPERATIONS = ("encrypt chacha20-poly1305 1 KiB", "sign ecdsa-p256 sha2-256")
+
+
+@dataclass
+class PolicyRow:
+    """One operation on one server, under each of wrk's scheduling policies."""
+
+    operation: str
+    server: str
+    # policy name (load.WRK_POLICIES) -> its runs
+    runs: dict[str, list[Result]]
+
+
+def runs_label(count: int) -> str:
+    """What a figure picked from `count` runs is."""
+    if count == 1:
+        return "one run"
+    if count % 2 == 0:
+        return f"lower median of {count}"
+    return f"median of {count}"
+
+
 @dataclass
 class Report:
     machine: list[tuple[str, str]]
@@ -50,6 +73,7 @@ class Report:
     limits: list[tuple[str, str, str, str, str]]
     # The echo server's runs, one per round.
     echo_runs: list[Result]
+    policies: list[PolicyRow]
     # (figure, vault-kms, OpenBao)
     resources: list[tuple[str, str, str]]
     half_load: list[HalfLoad] = field(default_factory=list)
@@ -104,26 +128,63 @@ def rounds_table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def rounds_section(rows: list[Row], limits_runs: list[Result]) -> list[str]:
+def rounds_section(rows: list[Row], echo_runs: list[Result]) -> list[str]:
     """The spread behind the medians of the throughput table."""
-    if max((len(row.vault_kms_runs) for row in rows), default=0) < 2:
+    rounds = max((len(row.vault_kms_runs) for row in rows), default=0)
+    if rounds < 2:
         return []
-    echo = ", ".join(rate(run.per_second) for run in limits_runs)
+    even = (["With an even number of rounds, the median is the lower of the two middle",
+             "runs."] if rounds % 2 == 0 else [])
+    echo = ", ".join(rate(run.per_second) for run in echo_runs)
     return [
         "## Rounds",
         "",
-        "The load phase runs in rounds: each round drives every operation on vault-kms",
-        "and then on OpenBao, one after the other, and ends with the echo server. The",
-        "throughput table shows, per operation and server, the run with the median req/s",
-        "(and that run's latencies); its ratio divides the two medians. Spreading the runs",
-        "of one operation over the whole phase keeps a passing slowdown of the machine",
-        "from deciding a row. Every run's req/s:",
+        "The load phase runs in rounds: each round drives every operation on both",
+        "servers, one after the other (vault-kms first in odd rounds, OpenBao first in",
+        "even ones), and ends with the echo server. The throughput table shows, per",
+        "operation and server, the run with the median req/s (and that run's",
+        "latencies); its ratio divides the two medians. Spreading the runs of one",
+        "operation over the whole phase keeps a passing slowdown of the machine from",
+        "deciding a row.",
+        *even,
+        "Every run's req/s:",
         "",
         *rounds_table(rows),
         "",
         f"The echo server, round by round: {echo} req/s.",
         "",
     ]
+
+
+def policy_section(rows: list[PolicyRow]) -> list[str]:
+    """The same operations with wrk under each scheduling policy."""
+    if not rows:
+        return []
+    count = len(next(iter(rows[0].runs.values())))
+    lines = [
+        "## wrk's scheduling policy",
+        "",
+        "wrk shares the two cores with the server it drives. Under Linux's default",
+        "policy (SCHED_OTHER) an answer that wakes a wrk thread may preempt the server",
+        "thread running on that core; under SCHED_BATCH it waits for the scheduler tick",
+        "or a free core. Some operations again on each server, alternating the two",
+        f"policies, {count} run{'' if count == 1 else 's'} each; each cell is "
+        + ("that run" if count == 1 else f"the {runs_label(count)} by req/s") + ", with",
+        "its p99. **batch / other** divides the two req/s.",
+        "",
+        "| operation | server | SCHED_BATCH req/s | p99 | SCHED_OTHER req/s | p99 "
+        "| batch / other |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        batch, other = median_run(row.runs["batch"]), median_run(row.runs["other"])
+        change = batch.per_second / other.per_second if other.per_second else None
+        cells = [row.operation, SERVER_NAMES.get(row.server, row.server),
+                 rate(batch.per_second), millis(batch.p99_ms),
+                 rate(other.per_second), millis(other.p99_ms),
+                 "n/a" if change is None else f"{change:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 # Server process names (servers.py) as the report writes them.
@@ -164,8 +225,9 @@ def half_load_section(rows: list[HalfLoad]) -> list[str]:
     return [
         "## Latency at half load",
         "",
-        "Some operations again, on each server at half the req/s it reached above",
-        "(**target**), through `bench/paced.lua`. wrk stays closed-loop: each connection",
+        "Some operations again, on each server at half its median req/s above",
+        f"(**target**), for {HALF_LOAD_DURATION}, through `bench/paced.lua`. wrk stays",
+        "closed-loop: each connection",
         f"sends a request, waits for its answer, pauses {pause} ms, then sends the next.",
         f"A {PROBE_SECONDS}-second probe with target x {pause} ms / 1000 connections measures the",
         "rate they reach (short of the target by the time the answers take); the measured",
@@ -220,6 +282,7 @@ def markdown(report: Report) -> str:
         "![vault-kms / OpenBao throughput ratio per operation](benchmarks.svg)",
         "",
         *rounds_section(report.rows, report.echo_runs),
+        *policy_section(report.policies),
         *half_load_section(report.half_load),
         "## Limits",
         "",

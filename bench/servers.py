@@ -25,12 +25,13 @@ READY_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.005
 # Lets a server settle (background work after key creation) before its memory is read.
 SETTLE_SECONDS = 1.0
-# Before each load run the machine must be this quiet (busy share of all cores over
-# one sample), so that one server's leftover work (OpenBao's garbage collector after
-# a run, say) does not land on the next run; after QUIET_MAX_SECONDS the run starts
-# anyway.
+# Before each load run the machine must be this quiet (busy share of all cores) over
+# QUIET_WINDOWS samples in a row, so that one server's leftover work (OpenBao's
+# garbage collector after a run, say) does not land on the next run; after
+# QUIET_MAX_SECONDS the run starts anyway, and its result says so.
 QUIET_BUSY_SHARE = 0.10
 QUIET_SAMPLE_SECONDS = 0.2
+QUIET_WINDOWS = 3
 QUIET_MAX_SECONDS = 5.0
 
 
@@ -170,19 +171,31 @@ def _cpu_times() -> tuple[int, int]:
     return total - idle, total
 
 
-def wait_until_quiet() -> float:
-    """Waits until the machine's cores are mostly idle (see QUIET_BUSY_SHARE); returns
-    the seconds waited."""
+@dataclass
+class Quiet:
+    """How the wait for a quiet machine ended."""
+
+    reached: bool
+    # The busy share of all cores over the last sample.
+    busy_share: float
+
+
+def wait_until_quiet() -> Quiet:
+    """Waits until the machine's cores have been mostly idle (QUIET_BUSY_SHARE) for
+    QUIET_WINDOWS samples in a row, or QUIET_MAX_SECONDS have passed."""
     started = time.monotonic()
     busy, total = _cpu_times()
+    quiet_windows = 0
+    share = 1.0
     while time.monotonic() - started < QUIET_MAX_SECONDS:
         time.sleep(QUIET_SAMPLE_SECONDS)
         now_busy, now_total = _cpu_times()
         share = (now_busy - busy) / max(1, now_total - total)
-        if share <= QUIET_BUSY_SHARE:
-            break
         busy, total = now_busy, now_total
-    return time.monotonic() - started
+        quiet_windows = quiet_windows + 1 if share <= QUIET_BUSY_SHARE else 0
+        if quiet_windows == QUIET_WINDOWS:
+            return Quiet(True, share)
+    return Quiet(False, share)
 
 
 def free_port(pair: bool = False) -> int:

@@ -2,7 +2,7 @@
 resident memory over a long run.
 
 Half load: after the load phase, each of a few operations runs again on each server
-at half the req/s that server reached, through bench/paced.lua. wrk stays
+at half the median req/s that server reached, through bench/paced.lua. wrk stays
 closed-loop: every connection pauses a fixed time after each answer, and the number
 of connections sets the rate; a short probe run picks that number. No open-loop
 schedule corrects for coordinated omission.
@@ -124,6 +124,7 @@ def run_counted(settings: LoadSettings, server: Server, op: Operation, body: Pat
     counted = replace(settings, duration=COUNTED_CEILING)
     command = load.wrk_command(counted, server, op, body, script=COUNTED_SCRIPT,
                                extra=(str(requests), str(settings.threads)))
+    quiet = servers.wait_until_quiet()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     lines = []
@@ -139,7 +140,9 @@ def run_counted(settings: LoadSettings, server: Server, op: Operation, body: Pat
                 process.send_signal(signal.SIGINT)
     stderr = process.stderr.read() if process.stderr else ""
     process.wait()
-    return load.parse_result(process.returncode, "".join(lines), stderr, op, server.name)
+    result = load.parse_result(process.returncode, "".join(lines), stderr, op, server.name)
+    result.quiet = quiet
+    return result
 
 
 def leak(binary: Path, settings: LoadSettings, workdir: Path, total: int) -> Leak:
