@@ -1,15 +1,20 @@
-//! `batch_input` handling shared by encrypt, decrypt and rewrap.
+//! `batch_input` handling.
 //!
-//! A batch is a JSON array of objects, decoded strictly as Vault decodes it (a field
-//! of the wrong JSON type fails the whole request with a 500). Each item then
-//! succeeds or fails on its own; the answer's status follows Vault's rule for
-//! encrypt and decrypt (200 when every item succeeded, else 400 if any item failed
-//! for a client reason, else 500, unless `partial_failure_response_code` overrides
-//! it), while rewrap always answers 200.
+//! Encrypt, decrypt and rewrap read a batch as a JSON array of objects with typed
+//! fields, decoded strictly as Vault decodes it (a field of the wrong JSON type fails
+//! the whole request with a 500). Each item then succeeds or fails on its own; the
+//! answer's status follows Vault's rule for encrypt and decrypt (200 when every item
+//! succeeded, else 400 if any item failed for a client reason, else 500, unless
+//! `partial_failure_response_code` overrides it), while rewrap always answers 200.
+//!
+//! Sign, verify and hmac read each item as a map of strings instead ([`StringItem`]):
+//! a field is either present, with a string value, or absent.
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::http::error::ApiError;
@@ -128,6 +133,89 @@ fn int_field(fields: &Map<String, Value>, i: usize, name: &str) -> Result<i64, A
     }
 }
 
+/// One item of a sign, verify or hmac batch: a map of strings, as Vault decodes it.
+///
+/// A JSON `null` item has no fields; a field given as `null` is present and empty,
+/// and a number is present as its text.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StringItem(BTreeMap<String, String>);
+
+impl StringItem {
+    /// The field `name`, if the item has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The field `name` as an owned string, if the item has it.
+    pub fn owned(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_owned)
+    }
+}
+
+/// Decodes a sign, verify or hmac `batch_input`. `item_type` is Go's name for the
+/// item type (`batchRequestSignItem`), which Vault's error texts quote.
+///
+/// # Errors
+/// 400 for an empty batch; 500 (wrapped) when the batch is not an array, or with one
+/// line for each item or field that is not a map or a string.
+pub fn parse_string_items(batch: &Value, item_type: &str) -> Result<Vec<StringItem>, ApiError> {
+    let Value::Array(entries) = batch else {
+        // Go's reflection kind of the value; a JSON number is a json.Number, a string.
+        let kind = match batch {
+            Value::Object(_) => "map",
+            Value::String(_) | Value::Number(_) => "string",
+            Value::Bool(_) => "bool",
+            Value::Array(_) | Value::Null => "invalid",
+        };
+        return Err(parse_failure(format!(
+            "'' source data must be an array or slice, got {kind}"
+        )));
+    };
+
+    let mut problems = Vec::new();
+    let mut items = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let mut item = StringItem::default();
+        match entry {
+            Value::Null => {}
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    let text = match value {
+                        Value::Null => String::new(),
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        other => {
+                            problems.push(format!(
+                                "'[{i}][{name}]' expected type 'string', got unconvertible \
+                                 type '{}'",
+                                go_type(other)
+                            ));
+                            continue;
+                        }
+                    };
+                    item.0.insert(name.clone(), text);
+                }
+            }
+            other => problems.push(format!(
+                "'[{i}]' expected type 'transit.{item_type}', got unconvertible type '{}'",
+                go_type(other)
+            )),
+        }
+        items.push(item);
+    }
+
+    if !problems.is_empty() {
+        return Err(parse_failure(format!(
+            "decoding failed due to the following error(s):\n\n{}",
+            problems.join("\n")
+        )));
+    }
+    if items.is_empty() {
+        return Err(ApiError::bad_request("missing batch input to process"));
+    }
+    Ok(items)
+}
+
 /// Applies Vault's context rule: the first item decides whether contexts are used,
 /// and all items must agree.
 ///
@@ -240,6 +328,56 @@ mod tests {
             ApiError::Wrapped(
                 "failed to parse batch input: '[1].plaintext' missing plaintext to encrypt".into()
             )
+        );
+    }
+
+    #[test]
+    fn string_items_keep_present_fields_only() {
+        let items = parse_string_items(
+            &json!([null, {"input": null, "reference": 7}, {"input": "aGk=", "context": ""}]),
+            "batchRequestSignItem",
+        )
+        .unwrap();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0], StringItem::default());
+        assert_eq!(items[1].get("input"), Some(""));
+        assert_eq!(items[1].get("reference"), Some("7"));
+        assert_eq!(items[1].get("context"), None);
+        assert_eq!(items[2].get("input"), Some("aGk="));
+        assert_eq!(items[2].get("context"), Some(""));
+    }
+
+    #[test]
+    fn string_items_report_every_malformed_item_in_order() {
+        let err = |batch: Value| parse_string_items(&batch, "batchRequestVerifyItem").unwrap_err();
+        assert_eq!(
+            err(json!([{"input": true}, "x", {}, {"m": {}}, 4])),
+            ApiError::Wrapped(
+                "failed to parse batch input: decoding failed due to the following error(s):\n\n\
+                 '[0][input]' expected type 'string', got unconvertible type 'bool'\n\
+                 '[1]' expected type 'transit.batchRequestVerifyItem', got unconvertible type 'string'\n\
+                 '[3][m]' expected type 'string', got unconvertible type 'map[string]interface {}'\n\
+                 '[4]' expected type 'transit.batchRequestVerifyItem', got unconvertible type 'json.Number'"
+                    .into()
+            )
+        );
+        assert_eq!(
+            err(json!({"input": "aGk="})),
+            ApiError::Wrapped(
+                "failed to parse batch input: '' source data must be an array or slice, got map"
+                    .into()
+            )
+        );
+        assert_eq!(
+            err(json!(5)),
+            ApiError::Wrapped(
+                "failed to parse batch input: '' source data must be an array or slice, got string"
+                    .into()
+            )
+        );
+        assert_eq!(
+            err(json!([])),
+            ApiError::bad_request("missing batch input to process")
         );
     }
 

@@ -6,12 +6,12 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::batch::go_type;
+use super::batch;
 use crate::crypto::hash::HashAlgorithm;
 use crate::crypto::hmac;
 use crate::encoding;
 use crate::http::error::ApiError;
-use crate::http::params::{Params, WeakInt, WeakString};
+use crate::http::params::{Params, WeakInt, WeakString, present};
 use crate::http::response::envelope;
 use crate::keyring::NamedKey;
 use crate::keyring::versioned::Prefix;
@@ -19,6 +19,8 @@ use crate::service::Service;
 
 #[derive(Deserialize)]
 struct HmacRequest {
+    /// Vault reads a null `input` as given and empty.
+    #[serde(default, deserialize_with = "present")]
     input: Option<WeakString>,
     algorithm: Option<WeakString>,
     key_version: Option<WeakInt>,
@@ -93,12 +95,14 @@ pub fn hmac(
         return Ok(envelope(&answer, &warnings));
     };
 
-    let results: Vec<Mac> = parse_batch(batch)?
-        .into_iter()
-        .map(|(input, reference)| {
-            let outcome = input
+    let results: Vec<Mac> = batch::parse_string_items(batch, "batchRequestHMACItem")?
+        .iter()
+        .map(|item| {
+            let reference = item.owned("reference").unwrap_or_default();
+            let outcome = item
+                .get("input")
                 .ok_or_else(|| "missing input for HMAC".to_owned())
-                .and_then(|i| mac(&i));
+                .and_then(mac);
             match outcome {
                 Ok(tag) => Mac {
                     error: None,
@@ -124,48 +128,6 @@ pub fn hmac(
 #[derive(Serialize)]
 struct BatchResults<T: Serialize> {
     batch_results: Vec<T>,
-}
-
-/// Reads `(input, reference)` pairs; values may be strings or numbers (as text).
-///
-/// # Errors
-/// 500 (wrapped) with Vault's decoding text for anything else.
-pub(super) fn parse_batch(batch: &Value) -> Result<Vec<(Option<String>, String)>, ApiError> {
-    let failure = |detail: String| {
-        ApiError::Wrapped(format!(
-            "failed to parse batch input: decoding failed due to the following error(s):\n\n{detail}"
-        ))
-    };
-    let Value::Array(items) = batch else {
-        return Err(failure(
-            "'' source data must be an array or slice, got map".to_owned(),
-        ));
-    };
-    if items.is_empty() {
-        return Err(ApiError::bad_request("missing batch input to process"));
-    }
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let Value::Object(fields) = item else {
-                return Err(failure(format!(
-                    "'[{i}]' expected a map, got '{}'",
-                    go_type(item)
-                )));
-            };
-            let text = |field: &str| match fields.get(field) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(other) => Err(failure(format!(
-                    "'[{i}][{field}]' expected type 'string', got unconvertible type '{}'",
-                    go_type(other)
-                ))),
-            };
-            Ok((text("input")?, text("reference")?.unwrap_or_default()))
-        })
-        .collect()
 }
 
 /// Checks an `hmac` string against `input` under `key`, constant time.

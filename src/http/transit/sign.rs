@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::NAME_FROM_PATH;
+use super::batch::{self, StringItem};
 use super::hmac::verify_hmac;
 use crate::crypto::KeyType;
 use crate::crypto::ecdsa::{Asn1Shape, EcdsaPublicKey, Marshaling, check_asn1_shape};
@@ -47,7 +48,10 @@ struct SignRequest {
 #[derive(Deserialize)]
 struct VerifyRequest {
     input: Option<WeakString>,
+    /// Vault reads a null `signature` or `hmac` as given and empty.
+    #[serde(default, deserialize_with = "present")]
     signature: Option<WeakString>,
+    #[serde(default, deserialize_with = "present")]
     hmac: Option<WeakString>,
     hash_algorithm: Option<WeakString>,
     algorithm: Option<WeakString>,
@@ -103,7 +107,7 @@ struct BatchResults<T: Serialize> {
     batch_results: Vec<T>,
 }
 
-/// One item of a sign or verify request.
+/// One item of a sign or verify request; a field is `None` when the item lacks it.
 #[derive(Default)]
 struct Item {
     input: Option<String>,
@@ -111,6 +115,18 @@ struct Item {
     hmac: Option<String>,
     context: Option<String>,
     reference: String,
+}
+
+impl Item {
+    fn from_batch(item: &StringItem) -> Self {
+        Self {
+            input: item.owned("input"),
+            signature: item.owned("signature"),
+            hmac: item.owned("hmac"),
+            context: item.owned("context"),
+            reference: item.owned("reference").unwrap_or_default(),
+        }
+    }
 }
 
 /// The options sign and verify share, checked the same way for both.
@@ -230,50 +246,26 @@ impl Options {
     }
 }
 
-/// Reads batch items: objects whose fields are strings (numbers become text).
-fn parse_items(batch: &Value) -> Result<Vec<Item>, ApiError> {
-    let failure =
-        |detail: String| ApiError::Wrapped(format!("failed to parse batch input: {detail}"));
-    let Value::Array(entries) = batch else {
-        return Err(failure("source data must be an array or slice".to_owned()));
-    };
-    if entries.is_empty() {
-        return Err(ApiError::bad_request("missing batch input to process"));
-    }
-    entries
+/// Reads the items of a sign or verify batch.
+fn parse_items(batch: &Value, item_type: &str) -> Result<Vec<Item>, ApiError> {
+    Ok(batch::parse_string_items(batch, item_type)?
         .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            let Value::Object(fields) = entry else {
-                return Err(failure(format!("[{i}] expected a map")));
-            };
-            let text = |name: &str| match fields.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(_) => Err(failure(format!("'[{i}].{name}' expected type 'string'"))),
-            };
-            Ok(Item {
-                input: text("input")?,
-                signature: text("signature")?,
-                hmac: text("hmac")?,
-                context: text("context")?,
-                reference: text("reference")?.unwrap_or_default(),
-            })
-        })
-        .collect()
+        .map(Item::from_batch)
+        .collect())
 }
 
 fn decode_input(input: &str) -> Result<Vec<u8>, String> {
     encoding::decode_std(input).map_err(|e| format!("unable to decode input as base64: {e}"))
 }
 
-fn check_context(context: Option<&WeakString>) -> Result<(), ApiError> {
-    if let Some(context) = context {
-        encoding::decode_std(&context.0)
-            .map_err(|_| ApiError::bad_request("failed to base64-decode context"))?;
+/// An item's `context`, decoded whatever the key type (empty when not given), as
+/// Vault decodes it before it looks at the key.
+fn decode_context(context: Option<&str>) -> Result<Vec<u8>, SignError> {
+    match context {
+        None | Some("") => Ok(Vec::new()),
+        Some(context) => encoding::decode_std(context)
+            .map_err(|_| SignError::Input("failed to base64-decode context".to_owned())),
     }
-    Ok(())
 }
 
 fn existing_key(
@@ -320,18 +312,15 @@ const MISSING_CONTEXT: &str = "error deriving key: missing 'context' for key der
 fn ed25519_for(
     key: &NamedKey,
     pair: &Ed25519Key,
-    context: Option<&str>,
+    context: &[u8],
 ) -> Result<Option<Ed25519Key>, SignError> {
     if !key.derived {
         return Ok(None);
     }
-    let context = context.filter(|c| !c.is_empty()).unwrap_or_default();
-    let context = encoding::decode_std(context)
-        .map_err(|_| SignError::Input("failed to base64-decode context".to_owned()))?;
     if context.is_empty() {
         return Err(SignError::Other(MISSING_CONTEXT.to_owned()));
     }
-    pair.derive(&context)
+    pair.derive(context)
         .map(Some)
         .map_err(|e| SignError::Other(e.to_string()))
 }
@@ -345,6 +334,7 @@ fn sign_item(
 ) -> Result<Signature, SignError> {
     let input =
         decode_input(item.input.as_deref().unwrap_or_default()).map_err(SignError::Input)?;
+    let context = decode_context(item.context.as_deref())?;
     key.usable().map_err(|e| SignError::Other(e.to_string()))?;
     let (number, version) = key
         .version_for(Purpose::Signing, requested)
@@ -357,7 +347,7 @@ fn sign_item(
                 .map_err(|e| SignError::Other(e.to_string()))?
         }
         // Pure Ed25519 signs the input itself; the hash options do not apply.
-        KeyMaterial::Ed25519(pair) => match ed25519_for(key, pair, item.context.as_deref())? {
+        KeyMaterial::Ed25519(pair) => match ed25519_for(key, pair, &context)? {
             Some(derived) => {
                 derived_public_key = Some(encoding::encode_std(derived.public_key()));
                 derived.sign(&input)
@@ -422,7 +412,6 @@ pub fn sign(
         )));
     }
     options.check_unhashed(key.key_type)?;
-    check_context(request.context.as_ref())?;
     let prefix = &service.config.prefix;
     let requested = request.key_version.map_or(0, |v| v.0);
 
@@ -445,7 +434,7 @@ pub fn sign(
         return Ok(envelope(&signed, &warnings));
     };
 
-    let results = parse_items(batch)?
+    let results = parse_items(batch, "batchRequestSignItem")?
         .into_iter()
         .map(|item| {
             let outcome = match item.input {
@@ -492,6 +481,7 @@ fn verify_signature(
 ) -> Result<bool, SignError> {
     let input = item.input.as_deref().unwrap_or_default();
     let input = decode_input(input).map_err(SignError::Input)?;
+    let context = decode_context(item.context.as_deref())?;
     key.usable().map_err(|e| SignError::Input(e.to_string()))?;
     let value = prefix
         .parse(signature)
@@ -506,7 +496,7 @@ fn verify_signature(
     };
     match &version.material {
         KeyMaterial::Ecdsa(pair) => verify_ecdsa(pair.public(), options, &input, &raw),
-        KeyMaterial::Ed25519(pair) => match ed25519_for(key, pair, item.context.as_deref())? {
+        KeyMaterial::Ed25519(pair) => match ed25519_for(key, pair, &context)? {
             Some(derived) => Ok(derived.verify(&input, &raw)),
             None => Ok(pair.verify(&input, &raw)),
         },
@@ -593,12 +583,12 @@ pub fn verify(
     )?;
     let batch = request.batch_input.as_ref().filter(|b| !b.is_null());
     let items = match batch {
-        Some(batch) => parse_items(batch)?,
+        Some(batch) => parse_items(batch, "batchRequestVerifyItem")?,
         None => vec![Item {
-            input: request.input.map(|i| i.0),
+            input: Some(request.input.map(|i| i.0).unwrap_or_default()),
             signature: request.signature.map(|s| s.0),
             hmac: request.hmac.map(|h| h.0),
-            context: request.context.as_ref().map(|c| c.0.clone()),
+            context: request.context.map(|c| c.0),
             reference: String::new(),
         }],
     };
@@ -614,7 +604,6 @@ pub fn verify(
     if !hmac_mode {
         options.check_unhashed(key.key_type)?;
     }
-    check_context(request.context.as_ref())?;
     let hash = if hmac_mode {
         Some(hmac_hash(&options)?)
     } else {
@@ -623,7 +612,9 @@ pub fn verify(
     let prefix = &service.config.prefix;
 
     let check = |item: &Item| -> Result<bool, SignError> {
-        let input = item.input.as_deref().unwrap_or_default();
+        let Some(input) = item.input.as_deref() else {
+            return Err(SignError::Input("missing input".to_owned()));
+        };
         match (hash, &item.signature, &item.hmac) {
             (Some(hash), _, Some(mac)) => {
                 verify_hmac(&key, prefix, hash, input, mac).map_err(SignError::Input)
@@ -677,34 +668,29 @@ pub fn verify(
 }
 
 /// Whether the items check HMACs (true) or signatures (false), with Vault's rules
-/// for what a request must carry.
+/// for what a request must carry: an item with a `signature` counts as a signature
+/// check even if it also has an `hmac`.
 fn batch_mode(items: &[Item], batch: bool) -> Result<bool, ApiError> {
-    if !batch {
-        let item = &items[0];
-        return match (&item.signature, &item.hmac) {
-            (Some(_), _) => Ok(false),
-            (None, Some(_)) => Ok(true),
-            (None, None) => Err(ApiError::bad_request(
-                "neither a 'signature' nor an 'hmac' were given to verify",
-            )),
-        };
+    let (mut signatures, mut hmacs, mut neither) = (false, false, false);
+    for item in items {
+        if item.signature.is_some() {
+            signatures = true;
+        } else if item.hmac.is_some() {
+            hmacs = true;
+        } else {
+            neither = true;
+        }
     }
-    let signatures = items.iter().filter(|i| i.signature.is_some()).count();
-    let hmacs = items.iter().filter(|i| i.hmac.is_some()).count();
-    match (signatures, hmacs) {
-        (0, 0) => Err(ApiError::bad_request(
-            "no batch_input elements have 'signature' or 'hmac'",
-        )),
-        (s, 0) if s == items.len() => Ok(false),
-        (0, h) if h == items.len() => Ok(true),
-        (s, 0) if s < items.len() => Err(ApiError::bad_request(
-            "some elements of batch_input are missing 'signature'",
-        )),
-        (0, _) => Err(ApiError::bad_request(
-            "some elements of batch_input are missing 'hmac'",
-        )),
-        _ => Err(ApiError::bad_request(
-            "elements of batch_input must all provide 'signature' or all provide 'hmac'",
-        )),
-    }
+    let refusal = match (signatures, hmacs, neither) {
+        (false, false, _) if !batch => "neither a 'signature' nor an 'hmac' were given to verify",
+        (true, true, _) => {
+            "elements of batch_input must all provide 'signature' or all provide 'hmac'"
+        }
+        (true, false, true) => "some elements of batch_input are missing 'signature'",
+        (false, true, true) => "some elements of batch_input are missing 'hmac'",
+        (false, false, _) => "no batch_input elements have 'signature' or 'hmac'",
+        (true, false, false) => return Ok(false),
+        (false, true, false) => return Ok(true),
+    };
+    Err(ApiError::bad_request(refusal))
 }
