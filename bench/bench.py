@@ -235,14 +235,23 @@ def long_run(args, settings: LoadSettings, workdir: Path) -> sustained.Leak | No
     return found
 
 
-def crypto_limits(criterion_dir: Path, started: float, cores: int) -> list[tuple]:
+def crypto_means(criterion_dir: Path, started: float) -> dict[str, float]:
+    """The mean time in nanoseconds of each criterion benchmark this run measured."""
+    means = {}
+    for bench, _ in CRYPTO_BENCHES:
+        estimates = criterion_dir / bench / "new" / "estimates.json"
+        if estimates.is_file() and estimates.stat().st_mtime >= started:
+            means[bench] = json.loads(estimates.read_text())["mean"]["point_estimate"]
+    return means
+
+
+def crypto_limits(means: dict[str, float], cores: int) -> list[tuple]:
     rows = []
     for bench, label in CRYPTO_BENCHES:
-        estimates = criterion_dir / bench / "new" / "estimates.json"
-        if not estimates.is_file() or estimates.stat().st_mtime < started:
+        nanos = means.get(bench)
+        if nanos is None:
             rows.append((label, "not measured", "", "", "no criterion result from this run"))
             continue
-        nanos = json.loads(estimates.read_text())["mean"]["point_estimate"]
         per_core = 1e9 / nanos
         note = f"mean {nanos / 1000:.2f} µs; x {cores} cores = {rate(per_core * cores)} ops/s"
         rows.append((label, f"{rate(per_core)} ops/s per core", "", "", note))
@@ -440,13 +449,15 @@ def main() -> int:
 
     cores = os.cpu_count() or 1
     echo = median_run(figures["echo"])
+    means = crypto_means(args.criterion_dir, args.started)
     limits = [
         ("HTTP echo of the 1 KiB encrypt body (benches/echo.rs), "
          f"{report.runs_label(args.rounds)}",
          f"{rate(echo.per_second)} req/s", millis(echo.p50_ms), millis(echo.p99_ms),
          "the same HTTP stack as vault-kms; no parsing, token, crypto or log line"),
-        *crypto_limits(args.criterion_dir, args.started, cores),
+        *crypto_limits(means, cores),
     ]
+    raw_rates = {bench: 1e9 / nanos * cores for bench, nanos in means.items()}
     result = Report(
         machine=machine(args.vault_kms_bin, load_average),
         command=args.command,
@@ -467,6 +478,7 @@ def main() -> int:
         ],
         rows=rows,
         limits=limits,
+        shares=report.shares(rows, echo.per_second, raw_rates),
         echo_runs=figures["echo"],
         policies=figures["policies"],
         resources=resources(figures, args.keys, args.starts),
@@ -480,6 +492,7 @@ def main() -> int:
     print("\n".join(report.results_table(rows)))
     print("\n| limit | throughput | p50 | p99 | note |\n| --- | ---: | ---: | ---: | --- |")
     print("\n".join(f"| {' | '.join(limit)} |" for limit in limits))
+    print("\n" + "\n".join(report.shares_table(result.shares)))
     print("\n| figure | vault-kms | OpenBao |\n| --- | ---: | ---: |")
     print("\n".join(f"| {' | '.join(row)} |" for row in result.resources))
     print("\n" + "\n".join(report.half_load_table(result.half_load)))
