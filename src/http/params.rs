@@ -322,6 +322,19 @@ impl<'de> Deserialize<'de> for WeakString {
     }
 }
 
+/// The text a JSON number becomes where a string is expected: an integer that fits 64
+/// bits as written, any other number as the `f64` it reads as prints (Go keeps the
+/// text as sent).
+pub fn number_text(number: &serde_json::Number) -> String {
+    if let Some(i) = number.as_i64() {
+        i.to_string()
+    } else if let Some(u) = number.as_u64() {
+        u.to_string()
+    } else {
+        number.as_f64().unwrap_or_default().to_string()
+    }
+}
+
 /// An integer parameter: numeric strings are parsed, `""` is 0, booleans 1/0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WeakInt(pub i64);
@@ -443,6 +456,25 @@ mod tests {
 
     fn decode(json: &str) -> Result<(Probe, Vec<String>), ApiError> {
         body(json).decode::<Probe>(&["name"])
+    }
+
+    #[test]
+    fn numbers_become_the_same_text_as_string_parameters_and_batch_fields() {
+        let cases = [
+            ("12", "12"),
+            ("-12", "-12"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("12.5", "12.5"),
+            ("1.5e3", "1500"),
+            ("-0", "-0"),
+            ("18446744073709551616", "18446744073709552000"),
+        ];
+        for (json, text) in cases {
+            let number: serde_json::Number = serde_json::from_str(json).unwrap();
+            assert_eq!(number_text(&number), text, "{json}");
+            let (probe, _) = decode(&format!(r#"{{"text": {json}}}"#)).unwrap();
+            assert_eq!(probe.text.unwrap().0, text, "{json}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::http::error::ApiError;
+use crate::http::params::number_text;
 use crate::http::response::envelope_with_status;
 
 /// One item of `batch_input`, its fields still loose but type-checked.
@@ -183,7 +184,7 @@ pub fn parse_string_items(batch: &Value, item_type: &str) -> Result<Vec<StringIt
                     let text = match value {
                         Value::Null => String::new(),
                         Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
+                        Value::Number(n) => number_text(n),
                         other => {
                             problems.push(format!(
                                 "'[{i}][{name}]' expected type 'string', got unconvertible \

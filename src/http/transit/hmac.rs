@@ -22,6 +22,8 @@ struct HmacRequest {
     /// Vault reads a null `input` as given and empty.
     #[serde(default, deserialize_with = "present")]
     input: Option<WeakString>,
+    /// Given as `""` or null, it names no algorithm and is refused, as in Vault.
+    #[serde(default, deserialize_with = "present")]
     algorithm: Option<WeakString>,
     key_version: Option<WeakInt>,
     batch_input: Option<Value>,
@@ -72,7 +74,6 @@ pub fn hmac(
         .map_err(ApiError::BadRequest)?;
     let name = url_algorithm
         .or(request.algorithm.as_ref().map(|a| a.0.as_str()))
-        .filter(|a| !a.is_empty())
         .unwrap_or("sha2-256");
     let hash = algorithm(name)?;
     let prefix = &service.config.prefix;
@@ -142,6 +143,8 @@ pub(super) fn verify_hmac(
     input: &str,
     hmac_value: &str,
 ) -> Result<bool, String> {
+    let input = encoding::decode_std(input)
+        .map_err(|e| format!("unable to decode input as base64: {e}"))?;
     let value = prefix.parse(hmac_value).map_err(|e| match e {
         crate::keyring::versioned::ParseError::NoPrefix => {
             "invalid HMAC to verify: no prefix".to_owned()
@@ -151,8 +154,6 @@ pub(super) fn verify_hmac(
     let tag = encoding::decode_std(value.payload)
         .map_err(|e| format!("unable to decode verification HMAC as base64: {e}"))?;
     let version = key.hmac_verify_version(value.version)?;
-    let input = encoding::decode_std(input)
-        .map_err(|e| format!("unable to decode input as base64: {e}"))?;
     key.usable().map_err(|e| e.to_string())?;
     hmac::verify(hash, version.hmac_key.expose(), &input, &tag).map_err(|e| e.to_string())
 }

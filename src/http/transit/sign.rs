@@ -129,11 +129,14 @@ impl Item {
     }
 }
 
-/// The options sign and verify share, checked the same way for both.
+/// The options sign and verify share, checked the same way for both: the marshaling
+/// and salt options when they are read, the hash only once the key is known
+/// ([`Options::check_for_key`]), in Vault's order.
 struct Options {
-    /// `None` only for `hash_algorithm=none` (a prehashed raw input).
+    /// `None` for `hash_algorithm=none` (a prehashed raw input), and for a name that is
+    /// no hash, which [`Options::check_for_key`] refuses before any use.
     hash: Option<HashAlgorithm>,
-    /// The name as given, for HMAC checks.
+    /// The name as given.
     hash_name: String,
     prehashed: bool,
     marshaling: Marshaling,
@@ -141,6 +144,49 @@ struct Options {
     signature_algorithm: Option<String>,
     /// The PSS salt length; it matters for RSA keys only.
     salt: SaltLength,
+}
+
+/// The [`Options`] of a sign or verify request: both declare the same option fields.
+macro_rules! options_of {
+    ($request:expr, $url_algorithm:expr) => {
+        Options::parse(
+            $url_algorithm,
+            $request.hash_algorithm.as_ref(),
+            $request.algorithm.as_ref(),
+            $request.prehashed,
+            $request.signature_algorithm.as_ref(),
+            $request.marshaling_algorithm.as_ref(),
+            $request.salt_length.as_ref(),
+        )
+    };
+}
+
+/// The hash a sign or verify request names: in the URL, else `hash_algorithm`, else
+/// `algorithm`, else sha2-256.
+fn hash_name<'a>(
+    url_algorithm: Option<&'a str>,
+    hash_algorithm: Option<&'a WeakString>,
+    algorithm: Option<&'a WeakString>,
+) -> &'a str {
+    [
+        url_algorithm,
+        hash_algorithm.map(|h| h.0.as_str()),
+        algorithm.map(|a| a.0.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|name| !name.is_empty())
+    .unwrap_or(HashAlgorithm::DEFAULT.as_str())
+}
+
+/// Refuses a hash name that is neither a hash nor `none`.
+fn check_hash_name(name: &str) -> Result<(), ApiError> {
+    if name == "none" || HashAlgorithm::from_vault_name(name).is_some() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "invalid hash algorithm \"{name}\""
+    )))
 }
 
 /// Parses `salt_length` as Vault does: `auto` (or 0), `hash` (or -1), or a count.
@@ -175,17 +221,8 @@ impl Options {
         marshaling_algorithm: Option<&WeakString>,
         salt_length: Option<&WeakString>,
     ) -> Result<Self, ApiError> {
-        let name = url_algorithm
-            .or_else(|| hash_algorithm.map(|h| h.0.as_str()))
-            .or_else(|| algorithm.map(|a| a.0.as_str()))
-            .filter(|n| !n.is_empty())
-            .unwrap_or(HashAlgorithm::DEFAULT.as_str());
-        let hash = match name {
-            "none" => None,
-            other => Some(HashAlgorithm::from_vault_name(other).ok_or_else(|| {
-                ApiError::bad_request(format!("invalid hash algorithm \"{other}\""))
-            })?),
-        };
+        let name = hash_name(url_algorithm, hash_algorithm, algorithm);
+        let hash = HashAlgorithm::from_vault_name(name);
 
         let marshaling = match marshaling_algorithm.map_or("asn1", |m| m.0.as_str()) {
             "asn1" | "" => Marshaling::Asn1,
@@ -214,9 +251,10 @@ impl Options {
         })
     }
 
-    /// Refuses `hash_algorithm=none` unless the input is prehashed for PKCS #1 v1.5;
-    /// ed25519 keys ignore the hash options altogether, as in Vault.
-    fn check_unhashed(&self, key_type: KeyType) -> Result<(), ApiError> {
+    /// Refuses a name that is no hash, then `hash_algorithm=none` unless the input is
+    /// prehashed for PKCS #1 v1.5; ed25519 keys ignore `none`, as in Vault.
+    fn check_for_key(&self, key_type: KeyType) -> Result<(), ApiError> {
+        check_hash_name(&self.hash_name)?;
         let pkcs1v15 = self.signature_algorithm.as_deref() == Some("pkcs1v15");
         if self.hash.is_none() && key_type != KeyType::Ed25519 && !(self.prehashed && pkcs1v15) {
             return Err(ApiError::bad_request(
@@ -266,6 +304,26 @@ fn decode_context(context: Option<&str>) -> Result<Vec<u8>, SignError> {
         Some(context) => encoding::decode_std(context)
             .map_err(|_| SignError::Input("failed to base64-decode context".to_owned())),
     }
+}
+
+/// The key of a signature operation (`signing` or `verification`), checked in Vault's
+/// order: it exists, its type signs, then the options' hash suits it.
+fn signing_key(
+    service: &Service,
+    name: &str,
+    options: &Options,
+    missing: &str,
+    operation: &str,
+) -> Result<std::sync::Arc<NamedKey>, ApiError> {
+    let key = existing_key(service, name, missing)?;
+    if !key.key_type.supports_signing() {
+        return Err(ApiError::bad_request(format!(
+            "key type {} does not support {operation}",
+            key.key_type
+        )));
+    }
+    options.check_for_key(key.key_type)?;
+    Ok(key)
 }
 
 fn existing_key(
@@ -343,6 +401,10 @@ fn sign_item(
     let signature = match &version.material {
         KeyMaterial::Ecdsa(pair) => {
             let digest = options.digest(&input).map_err(SignError::Input)?;
+            // Only an empty prehashed input gives an empty digest; Vault refuses it.
+            if digest.is_empty() {
+                return Err(SignError::Other("ecdsa: hash cannot be empty".to_owned()));
+            }
             pair.sign_digest(&digest, options.marshaling)
                 .map_err(|e| SignError::Other(e.to_string()))?
         }
@@ -395,23 +457,8 @@ pub fn sign(
     params: &Params,
 ) -> Result<Response, ApiError> {
     let (request, warnings) = params.decode::<SignRequest>(NAME_FROM_PATH)?;
-    let options = Options::parse(
-        url_algorithm,
-        request.hash_algorithm.as_ref(),
-        request.algorithm.as_ref(),
-        request.prehashed,
-        request.signature_algorithm.as_ref(),
-        request.marshaling_algorithm.as_ref(),
-        request.salt_length.as_ref(),
-    )?;
-    let key = existing_key(service, name, "signing key not found")?;
-    if !key.key_type.supports_signing() {
-        return Err(ApiError::bad_request(format!(
-            "key type {} does not support signing",
-            key.key_type
-        )));
-    }
-    options.check_unhashed(key.key_type)?;
+    let options = options_of!(request, url_algorithm)?;
+    let key = signing_key(service, name, &options, "signing key not found", "signing")?;
     let prefix = &service.config.prefix;
     let requested = request.key_version.map_or(0, |v| v.0);
 
@@ -555,9 +602,10 @@ fn verify_rsa(
     Ok(key.verify(options.hash, scheme, &digest, raw))
 }
 
-/// The hash of an HMAC check, with the hmac endpoint's rules.
-fn hmac_hash(options: &Options) -> Result<HashAlgorithm, ApiError> {
-    super::hmac::algorithm(&options.hash_name)
+/// What a verify request checks: HMACs under this hash, or signatures.
+enum Check {
+    Hmac(HashAlgorithm),
+    Signature(Options),
 }
 
 /// `POST verify/:name[/:hash_algorithm]`: a signature check, or an HMAC check when
@@ -572,15 +620,6 @@ pub fn verify(
     params: &Params,
 ) -> Result<Response, ApiError> {
     let (request, warnings) = params.decode::<VerifyRequest>(NAME_FROM_PATH)?;
-    let options = Options::parse(
-        url_algorithm,
-        request.hash_algorithm.as_ref(),
-        request.algorithm.as_ref(),
-        request.prehashed,
-        request.signature_algorithm.as_ref(),
-        request.marshaling_algorithm.as_ref(),
-        request.salt_length.as_ref(),
-    )?;
     let batch = request.batch_input.as_ref().filter(|b| !b.is_null());
     let items = match batch {
         Some(batch) => parse_items(batch, "batchRequestVerifyItem")?,
@@ -594,20 +633,22 @@ pub fn verify(
     };
     let hmac_mode = batch_mode(&items, batch.is_some())?;
 
-    let key = existing_key(service, name, "signature verification key not found")?;
-    if !hmac_mode && !key.key_type.supports_signing() {
-        return Err(ApiError::bad_request(format!(
-            "key type {} does not support verification",
-            key.key_type
-        )));
-    }
-    if !hmac_mode {
-        options.check_unhashed(key.key_type)?;
-    }
-    let hash = if hmac_mode {
-        Some(hmac_hash(&options)?)
+    // An HMAC check reads only the hash, and names a missing key as the hmac
+    // endpoint does; a signature check reads every option first.
+    let (key, what) = if hmac_mode {
+        let hash_name = hash_name(
+            url_algorithm,
+            request.hash_algorithm.as_ref(),
+            request.algorithm.as_ref(),
+        );
+        check_hash_name(hash_name)?;
+        let key = existing_key(service, name, "encryption key not found")?;
+        (key, Check::Hmac(super::hmac::algorithm(hash_name)?))
     } else {
-        None
+        let options = options_of!(request, url_algorithm)?;
+        let missing = "signature verification key not found";
+        let key = signing_key(service, name, &options, missing, "verification")?;
+        (key, Check::Signature(options))
     };
     let prefix = &service.config.prefix;
 
@@ -615,19 +656,16 @@ pub fn verify(
         let Some(input) = item.input.as_deref() else {
             return Err(SignError::Input("missing input".to_owned()));
         };
-        match (hash, &item.signature, &item.hmac) {
-            (Some(hash), _, Some(mac)) => {
-                verify_hmac(&key, prefix, hash, input, mac).map_err(SignError::Input)
-            }
-            (None, Some(signature), _) => verify_signature(&key, prefix, &options, item, signature),
-            _ => Err(SignError::Input(
-                if hmac_mode {
-                    "missing hmac"
-                } else {
-                    "missing signature"
-                }
-                .to_owned(),
-            )),
+        let missing = |field: &str| Err(SignError::Input(format!("missing {field}")));
+        match &what {
+            Check::Hmac(hash) => match &item.hmac {
+                Some(mac) => verify_hmac(&key, prefix, *hash, input, mac).map_err(SignError::Input),
+                None => missing("hmac"),
+            },
+            Check::Signature(options) => match &item.signature {
+                Some(signature) => verify_signature(&key, prefix, options, item, signature),
+                None => missing("signature"),
+            },
         }
     };
 
