@@ -25,9 +25,10 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve {
-        /// Config file.
-        #[arg(long, env = "VAULT_KMS_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        /// Config file [default: config/vault-kms.yaml; with --dev and no such file,
+        /// none: a development server without endpoints].
+        #[arg(long, env = "VAULT_KMS_CONFIG")]
+        config: Option<PathBuf>,
         /// Listen address, overriding the config's `listen` (e.g. 0.0.0.0:8200).
         #[arg(long, env = "VAULT_KMS_LISTEN")]
         listen: Option<String>,
@@ -109,7 +110,7 @@ fn main() -> ExitCode {
             in_memory,
         } => {
             let dev = dev.then_some(dev_root_token_id);
-            serve(&config, listen.as_deref(), dev, in_memory)
+            serve(config.as_deref(), listen.as_deref(), dev, in_memory)
         }
         Command::Relationships { config, listen } => relationships(&config, listen.as_deref()),
         Command::Env {
@@ -166,7 +167,11 @@ fn init_tracing(format: LogFormat) -> Result<vault_kms::log::FlushGuard, String>
 
 /// Loads a config and applies a `--listen` override.
 fn load(config_path: &Path, listen: Option<&str>) -> Result<Config, String> {
-    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    with_listen(config, listen)
+}
+
+fn with_listen(mut config: Config, listen: Option<&str>) -> Result<Config, String> {
     if let Some(listen) = listen {
         config.listen = listen
             .parse()
@@ -189,13 +194,27 @@ fn inspect(config: &Path, listen: Option<&str>) -> Result<Service, String> {
 }
 
 /// `dev` is `Some` in development mode, holding the requested root token id.
+/// `config_path` is `None` when none is named: the default file, which a development
+/// server may go without, as `vault server -dev` needs no config.
 fn serve(
-    config_path: &Path,
+    config_path: Option<&Path>,
     listen: Option<&str>,
     dev: Option<Option<String>>,
     in_memory: bool,
 ) -> Result<(), String> {
-    let mut config = load(config_path, listen)?;
+    let default_path = Path::new(DEFAULT_CONFIG_PATH);
+    let mut config = match config_path {
+        Some(path) => load(path, listen)?,
+        None if dev.is_some() && !default_path.exists() => {
+            tracing::info!(
+                path = DEFAULT_CONFIG_PATH,
+                "no config file: a development server without endpoints"
+            );
+            let empty = Config::parse(default_path, "").map_err(|e| e.to_string())?;
+            with_listen(empty, listen)?
+        }
+        None => load(default_path, listen)?,
+    };
     config.in_memory |= in_memory;
     if let Some(id) = dev {
         let token = match id {

@@ -283,3 +283,52 @@ fn a_key_the_config_declares_keeps_its_type_after_a_delete() {
         "chacha20-poly1305"
     );
 }
+
+#[test]
+fn a_dev_server_starts_without_a_config_file_but_a_named_missing_one_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let address = format!("127.0.0.1:{port}");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--dev", "--dev-root-token-id", ROOT, "--in-memory"])
+        .args(["--listen", &address])
+        .env_remove("VAULT_KMS_CONFIG")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let health = (0..200).find_map(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        reqwest::blocking::get(format!("http://{address}/v1/sys/health")).ok()
+    });
+    let created = reqwest::blocking::Client::new()
+        .post(format!("http://{address}/v1/transit/keys/k"))
+        .header("X-Vault-Token", ROOT)
+        .body(r#"{"type":"ecdsa-p256"}"#)
+        .send()
+        .map(|answer| answer.status().as_u16());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(health.expect("server answered").status(), 200);
+    assert_eq!(created.unwrap(), 200);
+
+    let named = Command::new(BIN)
+        .args(["serve", "--dev", "--in-memory", "--config", "missing.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!named.status.success());
+    let stderr = String::from_utf8_lossy(&named.stderr);
+    assert!(stderr.contains("missing.yaml"), "{stderr}");
+
+    let without_dev = Command::new(BIN)
+        .args(["serve", "--in-memory"])
+        .env_remove("VAULT_KMS_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!without_dev.status.success());
+    let stderr = String::from_utf8_lossy(&without_dev.stderr);
+    assert!(stderr.contains("config/vault-kms.yaml"), "{stderr}");
+}
