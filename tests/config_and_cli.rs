@@ -147,10 +147,7 @@ fn serve_without_config_uses_the_bundled_example() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let health = (0..200).find_map(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(25));
-        reqwest::blocking::get(format!("http://127.0.0.1:{port}/v1/sys/health")).ok()
-    });
+    let health = common::first_health_answer(&format!("127.0.0.1:{port}"));
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -298,10 +298,7 @@ fn a_dev_server_starts_without_a_config_file_but_a_named_missing_one_is_an_error
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let health = (0..200).find_map(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(25));
-        reqwest::blocking::get(format!("http://{address}/v1/sys/health")).ok()
-    });
+    let health = common::first_health_answer(&address);
     let created = reqwest::blocking::Client::new()
         .post(format!("http://{address}/v1/transit/keys/k"))
         .header("X-Vault-Token", ROOT)
@@ -313,22 +310,24 @@ fn a_dev_server_starts_without_a_config_file_but_a_named_missing_one_is_an_error
     assert_eq!(health.expect("server answered").status(), 200);
     assert_eq!(created.unwrap(), 200);
 
-    let named = Command::new(BIN)
-        .args(["serve", "--dev", "--in-memory", "--config", "missing.yaml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(!named.status.success());
-    let stderr = String::from_utf8_lossy(&named.stderr);
-    assert!(stderr.contains("missing.yaml"), "{stderr}");
-
-    let without_dev = Command::new(BIN)
-        .args(["serve", "--in-memory"])
-        .env_remove("VAULT_KMS_CONFIG")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(!without_dev.status.success());
-    let stderr = String::from_utf8_lossy(&without_dev.stderr);
-    assert!(stderr.contains("config/vault-kms.yaml"), "{stderr}");
+    // A config named but missing, and the default one missing without --dev, are
+    // errors that name the file.
+    let refusals = [
+        (
+            &["serve", "--dev", "--in-memory", "--config", "missing.yaml"][..],
+            "missing.yaml",
+        ),
+        (&["serve", "--in-memory"][..], "config/vault-kms.yaml"),
+    ];
+    for (args, file) in refusals {
+        let output = Command::new(BIN)
+            .args(args)
+            .env_remove("VAULT_KMS_CONFIG")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(file), "{args:?}: {stderr}");
+    }
 }

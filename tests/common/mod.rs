@@ -309,6 +309,15 @@ impl Drop for Server {
 }
 
 /// Standard base64 of `bytes`, as `base64` (the shell tool) prints it.
+/// The first answer of `GET /v1/sys/health` at `address` (host:port) within 5 s, for
+/// servers a test starts itself.
+pub fn first_health_answer(address: &str) -> Option<reqwest::blocking::Response> {
+    (0..200).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(25));
+        reqwest::blocking::get(format!("http://{address}/v1/sys/health")).ok()
+    })
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
