@@ -29,6 +29,7 @@ pub mod lifecycle;
 pub mod mount;
 pub mod random;
 pub mod sign;
+mod sign_options;
 
 use axum::response::Response;
 
