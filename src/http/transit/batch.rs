@@ -10,11 +10,11 @@
 //! Sign, verify and hmac read each item as a map of strings instead ([`StringItem`]):
 //! a field is either present, with a string value, or absent.
 
+use std::collections::BTreeMap;
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
 use crate::http::error::ApiError;
@@ -147,9 +147,9 @@ impl StringItem {
         self.0.get(name).map(String::as_str)
     }
 
-    /// The field `name` as an owned string, if the item has it.
-    pub fn owned(&self, name: &str) -> Option<String> {
-        self.get(name).map(str::to_owned)
+    /// Takes the field `name` out of the item, if it has it.
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
     }
 }
 

@@ -97,9 +97,9 @@ pub fn hmac(
     };
 
     let results: Vec<Mac> = batch::parse_string_items(batch, "batchRequestHMACItem")?
-        .iter()
-        .map(|item| {
-            let reference = item.owned("reference").unwrap_or_default();
+        .into_iter()
+        .map(|mut item| {
+            let reference = item.take("reference").unwrap_or_default();
             let outcome = item
                 .get("input")
                 .ok_or_else(|| "missing input for HMAC".to_owned())

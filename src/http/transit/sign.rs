@@ -118,13 +118,13 @@ struct Item {
 }
 
 impl Item {
-    fn from_batch(item: &StringItem) -> Self {
+    fn from_batch(mut item: StringItem) -> Self {
         Self {
-            input: item.owned("input"),
-            signature: item.owned("signature"),
-            hmac: item.owned("hmac"),
-            context: item.owned("context"),
-            reference: item.owned("reference").unwrap_or_default(),
+            input: item.take("input"),
+            signature: item.take("signature"),
+            hmac: item.take("hmac"),
+            context: item.take("context"),
+            reference: item.take("reference").unwrap_or_default(),
         }
     }
 }
@@ -147,7 +147,7 @@ macro_rules! options_of {
 /// Reads the items of a sign or verify batch.
 fn parse_items(batch: &Value, item_type: &str) -> Result<Vec<Item>, ApiError> {
     Ok(batch::parse_string_items(batch, item_type)?
-        .iter()
+        .into_iter()
         .map(Item::from_batch)
         .collect())
 }
